@@ -1,0 +1,142 @@
+"""Masked 2-D convolution of PixelCNN (van den Oord et al. 2016, arXiv:1601.06759, sec. 3.5).
+
+The kernel is multiplied by a fixed binary mask in every forward pass,
+
+    y = conv2d(x, W * M),
+
+so output pixel (i, j) only sees input pixels that come earlier in raster order.
+With ``color_channels=3`` the input and output channels are split into three
+contiguous groups (R, G, B). At the centre tap an output group ``g`` sees input
+group ``g'`` when ``g' < g`` (mask "A", used by the first layer) or ``g' <= g``
+(mask "B", every later layer), which gives the R -> G -> B order within a pixel.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+MASK_TYPES = ("A", "B")
+
+
+def causal_mask(kernel_size, in_channels, out_channels, mask_type="B", color_channels=1):
+    """The binary mask ``M`` of shape (kh, kw, in_channels, out_channels) as float32.
+
+    ``kernel_size`` is an int or a (kh, kw) pair of odd numbers. Rows above the centre
+    are fully visible, the centre row up to (not including) the centre column, and the
+    centre tap follows the colour-group rule of the module docstring.
+    """
+    kh, kw = _pair(kernel_size)
+    mask = np.zeros((kh, kw, in_channels, out_channels), dtype=np.float32)
+    ch, cw = kh // 2, kw // 2
+    mask[:ch] = 1.0
+    mask[ch, :cw] = 1.0
+    in_group = np.arange(in_channels) // (in_channels // color_channels)
+    out_group = np.arange(out_channels) // (out_channels // color_channels)
+    if mask_type == "A":
+        centre = in_group[:, None] < out_group[None, :]
+    else:
+        centre = in_group[:, None] <= out_group[None, :]
+    mask[ch, cw] = centre.astype(np.float32)
+    return mask
+
+
+def _pair(kernel_size):
+    if isinstance(kernel_size, int):
+        return kernel_size, kernel_size
+    return tuple(int(k) for k in kernel_size)
+
+
+def check_masked_conv_args(kernel_size, mask_type, color_channels):
+    """Raise ValueError for an even kernel, an unknown mask type or colour count."""
+    try:
+        kh, kw = _pair(kernel_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"kernel_size must be an odd int or a pair of odd ints, got {kernel_size!r}") from None
+    if kh < 1 or kw < 1 or kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive so the mask has a centre, got {kernel_size!r}")
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}")
+    if color_channels not in (1, 3):
+        raise ValueError(f"color_channels must be 1 (grey) or 3 (RGB), got {color_channels!r}")
+    if mask_type == "A" and color_channels == 1 and (kh, kw) == (1, 1):
+        raise ValueError(
+            "a 1x1 convolution with mask 'A' and color_channels=1 has an all-zero kernel; "
+            "use mask 'B' or a larger kernel"
+        )
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class MaskedConv2D(keras.layers.Layer):
+    """Conv2D whose kernel is masked for raster-order (and R -> G -> B) causality.
+
+    Args:
+      filters: output channels; divisible by ``color_channels``.
+      kernel_size: odd int or pair of odd ints.
+      mask_type: "A" (excludes the current sub-pixel) or "B" (includes it).
+      color_channels: 1 for grey, 3 for RGB colour groups.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        mask_type="B",
+        color_channels=1,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_masked_conv_args(kernel_size, mask_type, color_channels)
+        if not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"filters must be a positive int, got {filters!r}")
+        if filters % color_channels:
+            raise ValueError(
+                f"filters={filters} must be divisible by color_channels={color_channels} "
+                "so that every colour group gets the same number of channels"
+            )
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size)
+        self.mask_type = mask_type
+        self.color_channels = color_channels
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None or in_channels % self.color_channels:
+            raise ValueError(
+                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
+                f"color_channels={self.color_channels}"
+            )
+        shape = (*self.kernel_size, in_channels, self.filters)
+        self.mask = causal_mask(self.kernel_size, in_channels, self.filters, self.mask_type, self.color_channels)
+        self.kernel = self.add_weight(name="kernel", shape=shape, initializer=self.kernel_initializer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        kernel = self.kernel * ops.cast(self.mask, self.kernel.dtype)
+        outputs = ops.conv(inputs, ops.cast(kernel, inputs.dtype), strides=1, padding="same")
+        if self.bias is not None:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            mask_type=self.mask_type,
+            color_channels=self.color_channels,
+            use_bias=self.use_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
+        return config

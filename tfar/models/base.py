@@ -1,0 +1,270 @@
+"""AutoregressiveModel: the contract every tfar model follows.
+
+A model factorises ``p(x) = prod_t p(x_t | x_<t)`` over the positions of its event
+(sub-pixels in raster order with R -> G -> B inside a pixel, or audio samples). Its
+network maps the whole event to the parameters of every conditional in one pass
+(teacher forcing), so ``log_prob`` is exact and training runs in parallel.
+Generation runs the single-step graph ``step(x_prev, state)`` position by position.
+
+Subclasses implement ``network(h, condition, training)`` on the float input of
+``embed_input`` and return [batch, *spatial, channels * params_per_value]; they may
+override ``initial_state``/``step`` with a cached fast path.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfar.distributions import head_for
+from tfar.models import checks
+
+METHODS = ("fast", "naive")
+
+
+class AutoregressiveModel(keras.Model):
+    """Base class: likelihood, training, sampling and input checks.
+
+    Args:
+      event_shape: shape of one example, e.g. (28, 28, 1) or (None,) for audio.
+      num_levels: number of discrete values per position (256 or 2).
+      num_classes: number of labels to condition on, or None.
+    """
+
+    def __init__(self, event_shape, num_levels=256, num_classes=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_levels, (int, np.integer)) or num_levels < 2:
+            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+        if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
+            raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}")
+        self._event_shape = tuple(event_shape)
+        self.num_levels = int(num_levels)
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.head = head_for(self.num_levels)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
+
+    # ----------------------------------------------------------------- shapes
+    @property
+    def event_shape(self):
+        return self._event_shape
+
+    @property
+    def receptive_field(self):
+        return None
+
+    def num_positions(self, length=None):
+        """Number of autoregressive positions of one event (``length`` for audio)."""
+        return int(np.prod([length if d is None else d for d in self.event_shape]))
+
+    def unflatten(self, flat):
+        """[B, N] positions -> [B, *event_shape]."""
+        return tf.reshape(flat, [tf.shape(flat)[0], *[-1 if d is None else d for d in self.event_shape]])
+
+    def flatten_params(self, params):
+        """[B, *event_shape, *suffix] -> [B, N, *suffix]."""
+        return tf.reshape(params, [tf.shape(params)[0], -1, *self.head.param_suffix])
+
+    # ---------------------------------------------------------------- network
+    def embed_input(self, x):
+        """Integer levels -> network input: scaled to [-1, 1] in the compute dtype."""
+        scale = 2.0 / (self.num_levels - 1)
+        return tf.cast(x, self.compute_dtype) * scale - 1.0
+
+    def network(self, h, condition=None, training=None):
+        raise NotImplementedError
+
+    def call(self, x, condition=None, training=None):
+        """Distribution parameters [batch, *event_shape, *param_suffix] (float32)."""
+        raw = self.network(self.embed_input(x), condition, training=training)
+        shape = tf.concat([tf.shape(x), self.head.param_suffix], axis=0)
+        return tf.reshape(tf.cast(raw, tf.float32), shape)
+
+    def build(self, input_shape=None):
+        """Create the weights by one forward pass on a dummy batch."""
+        if self.built:
+            return
+        shape = [1] + [16 if d is None else d for d in self.event_shape]
+        condition = None if self.num_classes is None else tf.zeros([1], tf.int32)
+        self.call(tf.zeros(shape, tf.int32), condition=condition)
+        self.built = True
+
+    def get_build_config(self):
+        return {"event_shape": list(self.event_shape)}
+
+    def build_from_config(self, config):
+        self.build()
+
+    # ------------------------------------------------------------- likelihood
+    def _log_prob(self, x, condition, training=None):
+        params = self(x, condition=condition, training=training)
+        per_value = self.head.log_prob(params, x)
+        return tf.reduce_sum(tf.reshape(per_value, [tf.shape(x)[0], -1]), axis=1)
+
+    def _check(self, x, condition):
+        x = checks.check_events(x, self.event_shape, self.num_levels)
+        condition = checks.check_condition(condition, self.num_classes, x.shape[0])
+        return x, condition
+
+    def log_prob(self, x, condition=None, training=False):
+        """log p(x) in nats, float32 [batch]; ``x`` integer levels [batch, *event_shape]."""
+        x, condition = self._check(x, condition)
+        return self._log_prob(x, condition, training=training)
+
+    def bits_per_dim(self, x, condition=None):
+        """-log2 p(x) / number of dimensions, float32 [batch]."""
+        x, condition = self._check(x, condition)
+        dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+        return -self._log_prob(x, condition) / (dims * math.log(2.0))
+
+    # --------------------------------------------------------------- training
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Compile with the exact negative log-likelihood (nats per dimension) as loss.
+
+        ``loss`` must stay None: the loss is the model's own likelihood. Bits/dim is
+        reported as a metric.
+        """
+        if loss is not None:
+            raise ValueError(f"loss={loss!r}: tfar models train on their exact NLL; leave loss=None")
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return None
+        return {"optimizer": keras.optimizers.serialize(self.optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=keras.optimizers.deserialize(config["optimizer"]))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.bpd_tracker]
+
+    def _unpack(self, data):
+        x, condition, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x, condition
+
+    def _nll_per_dim(self, x, condition, training):
+        dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+        return -tf.reduce_mean(self._log_prob(x, condition, training=training)) / dims
+
+    def _update_metrics(self, loss):
+        self.loss_tracker.update_state(loss)
+        self.bpd_tracker.update_state(loss / math.log(2.0))
+        return {"loss": self.loss_tracker.result(), "bits_per_dim": self.bpd_tracker.result()}
+
+    def train_step(self, data):
+        x, condition = self._unpack(data)
+        with tf.GradientTape() as tape:
+            loss = self._nll_per_dim(x, condition, training=True)
+            total = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) if self.losses else loss
+            scaled = self.optimizer.scale_loss(total)
+        grads = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(grads, self.trainable_variables)
+        return self._update_metrics(loss)
+
+    def test_step(self, data):
+        x, condition = self._unpack(data)
+        return self._update_metrics(self._nll_per_dim(x, condition, training=False))
+
+    def _checked_input(self, x, y):
+        if isinstance(x, tf.data.Dataset):
+            return checks.checked_dataset(x, self.event_shape, self.num_levels, self.num_classes), None
+        if isinstance(x, (np.ndarray, tf.Tensor, list)):
+            x_checked, y = self._check(x, y)
+            return x_checked.numpy(), None if y is None else y.numpy()
+        return x, y
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """``keras.Model.fit`` on x (or a dataset of x / (x, condition)), inputs checked first."""
+        x, y = self._checked_input(x, y)
+        if validation_data is not None:
+            if isinstance(validation_data, tuple):
+                validation_data = self._checked_input(*validation_data)
+            else:
+                validation_data = self._checked_input(validation_data, None)[0]
+        try:
+            return super().fit(x, y, validation_data=validation_data, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            converted = checks.as_value_error(error)
+            if converted is None:
+                raise
+            raise converted from None
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        x, y = self._checked_input(x, y)
+        try:
+            return super().evaluate(x, y, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            converted = checks.as_value_error(error)
+            if converted is None:
+                raise
+            raise converted from None
+
+    # --------------------------------------------------------------- sampling
+    def initial_state(self, batch_size, condition=None):
+        """Default state: the canvas of positions so far and the next position index."""
+        n = self.num_positions()
+        state = {"canvas": tf.zeros([batch_size, n], tf.int32), "position": tf.zeros([], tf.int32)}
+        if self.num_classes is not None:
+            state["condition"] = tf.cast(condition, tf.int32)
+        return state
+
+    def step(self, x_prev, state):
+        """Write ``x_prev`` at position-1, return params at ``position`` and the new state.
+
+        This default recomputes the whole network on the canvas (correct for any model).
+        """
+        canvas, position = state["canvas"], state["position"]
+        n = self.num_positions()
+        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
+        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
+        params = self(self.unflatten(canvas), condition=state.get("condition"))
+        params = tf.gather(self.flatten_params(params), tf.minimum(position, n - 1), axis=1)
+        return params, dict(state, canvas=canvas, position=position + 1)
+
+    def _seed(self, seed):
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        if isinstance(seed, (int, np.integer)):
+            return tf.constant([int(seed), 0], tf.int32)
+        seed = tf.cast(seed, tf.int32)
+        if seed.shape != (2,):
+            raise ValueError(f"seed must be an int or a shape-[2] tensor, got shape {tuple(seed.shape)}")
+        return seed
+
+    def _check_prefix(self, prefix, num_samples):
+        """Image prefix: known top rows [B, rows, W, C] -> flat [B, rows*W*C]."""
+        spatial = self.event_shape
+        prefix = checks.check_events(prefix, (None, *spatial[1:]), self.num_levels, name="prefix")
+        if prefix.shape[0] != num_samples:
+            raise ValueError(f"prefix has {prefix.shape[0]} examples but num_samples={num_samples}")
+        if prefix.shape[1] > spatial[0]:
+            raise ValueError(f"prefix has {prefix.shape[1]} rows; the image has only {spatial[0]}")
+        return tf.reshape(prefix, [num_samples, -1])
+
+    def sample(self, num_samples, *, condition=None, seed=None, temperature=1.0, prefix=None, length=None,
+               method="fast"):
+        """Draw int32 samples [num_samples, *event_shape] by ancestral sampling.
+
+        condition: labels [num_samples] for a class-conditional model.
+        temperature: logits are divided by it; 1.0 is the model's distribution.
+        prefix: known leading positions kept exactly (image: top rows [B, rows, W, C]).
+        method: "fast" runs ``step``; "naive" recomputes the network per position.
+        """
+        from tfar.sampling import sample_fast, sample_naive  # sampling sits above models
+
+        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        condition = checks.check_condition(condition, self.num_classes, num_samples)
+        prefix = None if prefix is None else self._check_prefix(prefix, num_samples)
+        sampler = sample_fast if method == "fast" else sample_naive
+        flat = sampler(self, int(num_samples), self._seed(seed), float(temperature), condition, prefix, length)
+        return self.unflatten(flat)
