@@ -1,1 +1,92 @@
+"""The model zoo registry: ``list()``, ``load(name)``, ``info(name)``.
 
+Each entry is a folder ``zoo/<name>/`` shipped inside the package (as
+``tfar.zoo_entries``) holding ``config.json`` (model class, constructor arguments,
+dataset, measured metrics, weights file name and its SHA-256), ``MODEL_CARD.md`` and,
+when trained, the weights file.
+"""
+
+import builtins
+import fnmatch
+import hashlib
+import json
+from importlib import resources
+
+ENTRIES_PACKAGE = "tfar.zoo_entries"
+
+
+def _root():
+    return resources.files(ENTRIES_PACKAGE)
+
+
+def list(filter=None):  # noqa: A001 - the public name is tfar.zoo.list
+    """Sorted names of the zoo entries, optionally matching a glob ``filter``."""
+    names = sorted(p.name for p in _root().iterdir() if p.is_dir() and (p / "config.json").is_file())
+    return names if filter is None else [n for n in names if fnmatch.fnmatch(n, filter)]
+
+
+def _entry(name):
+    names = list()
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(f"Unknown model {name!r}; the zoo has: {', '.join(names)}")
+    return _root() / name
+
+
+def info(name):
+    """The entry's record: class, config, dataset, measured metrics, weights and sha256."""
+    record = json.loads((_entry(name) / "config.json").read_text())
+    card = _entry(name) / "MODEL_CARD.md"
+    record["model_card"] = card.read_text() if card.is_file() else None
+    return record
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load(name, pretrained=True, **config_overrides):
+    """Build the model of zoo entry ``name``; with ``pretrained`` load its checked weights.
+
+    ``config_overrides`` replace constructor arguments (e.g. a smaller model to
+    fine-tune from scratch with ``pretrained=False``).
+    """
+    from tfar import models  # the registry sits above the models
+
+    record = info(name)
+    cls = getattr(models, record["class"])
+    config = dict(record["config"])
+    unknown = set(config_overrides) - set(config)
+    if unknown:
+        raise ValueError(f"unknown config overrides {sorted(unknown)} for {name!r}; known: {sorted(config)}")
+    config.update(config_overrides)
+    model = cls(**config)
+    model.build()
+    if not pretrained:
+        return model
+    if not record.get("weights"):
+        raise ValueError(f"zoo entry {name!r} ships no trained weights yet; use pretrained=False")
+    weights = _entry(name) / record["weights"]
+    if not weights.is_file():
+        raise ValueError(f"zoo entry {name!r}: weights file {record['weights']} is missing from the package")
+    actual = _sha256(weights)
+    if actual != record["weights_sha256"]:
+        raise ValueError(
+            f"zoo entry {name!r}: weights file {weights} is corrupted (sha256 {actual}, "
+            f"expected {record['weights_sha256']})"
+        )
+    changed = {k: v for k, v in config_overrides.items() if record["config"][k] != v}
+    try:
+        with resources.as_file(weights) as path:
+            model.load_weights(str(path))
+    except (ValueError, KeyError) as error:
+        hint = f" (overrides {changed} change the architecture; use pretrained=False)" if changed else ""
+        raise ValueError(f"zoo entry {name!r}: cannot load weights {weights.name}{hint}: {error}") from None
+    return model
+
+
+__all__ = ["info", "list", "load"]
+_builtin_list = builtins.list

@@ -54,16 +54,22 @@ class AutoregressiveModel(keras.Model):
     def receptive_field(self):
         return None
 
+    @property
+    def position_shape(self):
+        """Shape of the values drawn at one position: () for one sub-pixel or sample."""
+        return ()
+
     def num_positions(self, length=None):
         """Number of autoregressive positions of one event (``length`` for audio)."""
-        return int(np.prod([length if d is None else d for d in self.event_shape]))
+        size = int(np.prod([length if d is None else d for d in self.event_shape]))
+        return size // int(np.prod(self.position_shape))
 
     def unflatten(self, flat):
         """[B, N] positions -> [B, *event_shape]."""
         return tf.reshape(flat, [tf.shape(flat)[0], *[-1 if d is None else d for d in self.event_shape]])
 
     def flatten_params(self, params):
-        """[B, *event_shape, *suffix] -> [B, N, *suffix]."""
+        """[B, *event_shape, *suffix] -> [B, N, *suffix] (one entry per position)."""
         return tf.reshape(params, [tf.shape(params)[0], -1, *self.head.param_suffix])
 
     # ---------------------------------------------------------------- network
@@ -208,7 +214,10 @@ class AutoregressiveModel(keras.Model):
     def initial_state(self, batch_size, condition=None):
         """Default state: the canvas of positions so far and the next position index."""
         n = self.num_positions()
-        state = {"canvas": tf.zeros([batch_size, n], tf.int32), "position": tf.zeros([], tf.int32)}
+        state = {
+            "canvas": tf.zeros([batch_size, n, *self.position_shape], tf.int32),
+            "position": tf.zeros([], tf.int32),
+        }
         if self.num_classes is not None:
             state["condition"] = tf.cast(condition, tf.int32)
         return state
@@ -221,7 +230,8 @@ class AutoregressiveModel(keras.Model):
         canvas, position = state["canvas"], state["position"]
         n = self.num_positions()
         write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
-        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
+        write = tf.reshape(write, [1, n] + [1] * len(self.position_shape))
+        canvas = tf.where(write, tf.expand_dims(tf.cast(x_prev, tf.int32), 1), canvas)
         params = self(self.unflatten(canvas), condition=state.get("condition"))
         params = tf.gather(self.flatten_params(params), tf.minimum(position, n - 1), axis=1)
         return params, dict(state, canvas=canvas, position=position + 1)
@@ -244,7 +254,7 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(f"prefix has {prefix.shape[0]} examples but num_samples={num_samples}")
         if prefix.shape[1] > spatial[0]:
             raise ValueError(f"prefix has {prefix.shape[1]} rows; the image has only {spatial[0]}")
-        return tf.reshape(prefix, [num_samples, -1])
+        return tf.reshape(prefix, [num_samples, -1, *self.position_shape])
 
     def sample(self, num_samples, *, condition=None, seed=None, temperature=1.0, prefix=None, length=None,
                method="fast"):

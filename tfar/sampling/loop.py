@@ -18,13 +18,13 @@ def position_seed(seed, t):
 
 
 def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None):
-    """Sample with the model's (cached) ``step``. ``prefix`` is flat [B, P] int32 or None."""
+    """Sample with the model's (cached) ``step``. ``prefix``: [B, P, *position_shape] int32 or None."""
     return _compiled_fast(model)(
         tf.constant(num_samples, tf.int32),
         seed,
         tf.constant(temperature, tf.float32),
         _or_empty(condition, num_samples),
-        _or_empty(prefix, num_samples, rank=2),
+        _or_empty(prefix, num_samples, rank=2 + len(model.position_shape)),
         tf.constant(model.num_positions(length), tf.int32),
         condition is not None,
     )
@@ -43,7 +43,7 @@ def _compiled_fast(model):
         def run(num_samples, seed, temperature, condition, prefix, length, conditional):
             state = model.initial_state(num_samples, condition=condition if conditional else None)
             prefix_len = tf.shape(prefix)[1]
-            x = tf.zeros([num_samples], tf.int32)
+            x = tf.zeros([num_samples, *model.position_shape], tf.int32)
             out = tf.TensorArray(tf.int32, size=length)
             for t in tf.range(length):
                 params, state = model.step(x, state)
@@ -51,7 +51,8 @@ def _compiled_fast(model):
                 known = prefix[:, tf.minimum(t, tf.maximum(prefix_len - 1, 0))] if prefix.shape[1] != 0 else sampled
                 x = tf.where(t < prefix_len, known, sampled)
                 out = out.write(t, x)
-            return tf.transpose(out.stack())
+            stacked = out.stack()  # [N, B, *position_shape]
+            return tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
 
         fn = tf.function(run, reduce_retracing=True)
         model._tfar_fast_sampler = fn
@@ -61,7 +62,7 @@ def _compiled_fast(model):
 def sample_naive(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None):
     """Reference sampler: a full forward pass over the whole canvas per position."""
     n = model.num_positions(length)
-    canvas = tf.Variable(tf.zeros([num_samples, n], tf.int32), trainable=False)
+    canvas = tf.Variable(tf.zeros([num_samples, n, *model.position_shape], tf.int32), trainable=False)
     prefix_len = 0 if prefix is None else int(prefix.shape[1])
 
     @tf.function(reduce_retracing=True)
