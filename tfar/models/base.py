@@ -96,6 +96,11 @@ class AutoregressiveModel(keras.Model):
         self.call(tf.zeros(shape, tf.int32), condition=condition)
         self.built = True
 
+    def save(self, filepath, *args, **kwargs):
+        """``keras.Model.save``, building the weights first so an unused model saves whole."""
+        self.build()
+        return super().save(filepath, *args, **kwargs)
+
     def get_build_config(self):
         return {"event_shape": list(self.event_shape)}
 

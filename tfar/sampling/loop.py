@@ -44,12 +44,13 @@ def _compiled_fast(model):
             state = model.initial_state(num_samples, condition=condition if conditional else None)
             prefix_len = tf.shape(prefix)[1]
             x = tf.zeros([num_samples, *model.position_shape], tf.int32)
+            # one padding column keeps the lookup valid when there is no prefix
+            padded = tf.concat([prefix, x[:, None]], axis=1)
             out = tf.TensorArray(tf.int32, size=length)
             for t in tf.range(length):
                 params, state = model.step(x, state)
                 sampled = model.head.sample(params, position_seed(seed, t), temperature)
-                known = prefix[:, tf.minimum(t, tf.maximum(prefix_len - 1, 0))] if prefix.shape[1] != 0 else sampled
-                x = tf.where(t < prefix_len, known, sampled)
+                x = tf.where(t < prefix_len, padded[:, tf.minimum(t, prefix_len)], sampled)
                 out = out.write(t, x)
             stacked = out.stack()  # [N, B, *position_shape]
             return tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])

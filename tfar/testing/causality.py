@@ -28,8 +28,17 @@ def _labels(model, batch, condition):
     return tf.fill([batch], value)
 
 
-def dependency_matrix(model, condition=None, seed=0, length=None, relative_tolerance=1e-5):
-    """Bool [N, N]: ``D[o, i]`` is True when output position o depends on input i."""
+def dependency_matrix(model, condition=None, seed=0, length=None, relative_tolerance=1e-5, num_inputs=3):
+    """Bool [N, N]: ``D[o, i]`` is True when output position o depends on input i.
+
+    Gradients are taken at ``num_inputs`` random inputs and combined, so a ReLU that
+    happens to be inactive at one input does not hide a dependency.
+    """
+    magnitude = sum(_gradient_magnitude(model, condition, seed + k, length) for k in range(num_inputs))
+    return magnitude > relative_tolerance * magnitude.max()
+
+
+def _gradient_magnitude(model, condition, seed, length):
     event = _event(model, length)
     n = int(np.prod(event))
     x = tf.constant(np.repeat(random_input(model, 1, seed, length), n, axis=0))
@@ -43,8 +52,7 @@ def dependency_matrix(model, condition=None, seed=0, length=None, relative_toler
         picked = tf.reduce_sum(params * tf.one_hot(tf.range(n), n)[:, :, None])
     grads = tape.gradient(picked, h)
     grads = tf.reshape(tf.abs(grads), [n, n, -1])
-    magnitude = tf.reduce_max(grads, axis=-1).numpy()
-    return magnitude > relative_tolerance * magnitude.max()
+    return tf.reduce_max(grads, axis=-1).numpy().astype(np.float64)
 
 
 def perturbation_violations(model, condition=None, seed=0, length=None, num_positions=8, atol=1e-4):

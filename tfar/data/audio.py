@@ -1,0 +1,250 @@
+"""Audio for WaveNet (van den Oord et al. 2016, arXiv:1609.03499, sec. 2.2): mu-law codes.
+
+Raw waveforms in [-1, 1] are companded with the mu-law curve (ITU-T G.711) and
+quantized to ``levels`` classes, mu = levels - 1:
+
+    f(x)  = sign(x) * ln(1 + mu |x|) / ln(1 + mu)            in [-1, 1]
+    code  = floor((f(x) + 1) / 2 * mu + 1/2)                  in {0, ..., mu}
+    x'    = sign(y) * ((1 + mu)^|y| - 1) / mu,   y = 2 code / mu - 1
+
+Silence (x = 0) is class ``levels // 2`` (128 for 256 levels) and decoding then
+encoding gives back every code. :func:`audio_dataset` turns a folder or glob of WAV
+files into batches of random mu-law segments, optionally with log-mel features
+aligned to the samples (for local conditioning).
+"""
+
+import glob
+import hashlib
+import os
+
+import numpy as np
+import tensorflow as tf
+
+SPLITS = ("train", "test", "all")
+
+
+def _check_levels(levels):
+    if not isinstance(levels, (int, np.integer)) or levels < 2:
+        raise ValueError(f"levels must be an int >= 2, got {levels!r}")
+    return int(levels)
+
+
+def mu_law_encode(wave, levels=256):
+    """Waveform in [-1, 1] (values outside are clipped) -> int32 codes in [0, levels).
+
+    ``code = floor((sign(x) ln(1 + mu|x|) / ln(1 + mu) + 1) / 2 * mu + 1/2)``, mu = levels - 1.
+    Works on tensors and NumPy arrays of any shape.
+    """
+    mu = float(_check_levels(levels) - 1)
+    x = tf.clip_by_value(tf.cast(wave, tf.float32), -1.0, 1.0)
+    companded = tf.sign(x) * tf.math.log1p(mu * tf.abs(x)) / np.log1p(mu)
+    return tf.cast(tf.floor((companded + 1.0) / 2.0 * mu + 0.5), tf.int32)
+
+
+def mu_law_decode(codes, levels=256):
+    """int codes in [0, levels) -> float32 waveform in [-1, 1], the inverse of :func:`mu_law_encode`.
+
+    ``y = 2 code / mu - 1``, ``x = sign(y) ((1 + mu)^|y| - 1) / mu``, mu = levels - 1.
+    """
+    mu = float(_check_levels(levels) - 1)
+    y = 2.0 * tf.cast(codes, tf.float32) / mu - 1.0
+    return tf.sign(y) * tf.math.expm1(tf.abs(y) * np.log1p(mu)) / mu
+
+
+# ----------------------------------------------------------------- file loading
+def find_audio_files(path_or_glob):
+    """Sorted WAV files of a folder (searched recursively), a glob, or one file path."""
+    path = os.fspath(path_or_glob)
+    if os.path.isdir(path):
+        files = [
+            os.path.join(root, name)
+            for root, _, names in os.walk(path)
+            for name in names
+            if name.lower().endswith(".wav")
+        ]
+    elif os.path.isfile(path):
+        files = [path]
+    else:
+        files = [f for f in glob.glob(path, recursive=True) if os.path.isfile(f)]
+    if not files:
+        raise ValueError(f"no WAV files found at {path!r} (a folder searched recursively for *.wav, or a glob)")
+    return sorted(files)
+
+
+def _file_key(path, root):
+    """The name used for the split: the path relative to the corpus root, '/'-separated."""
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def is_held_out(key, holdout_fraction):
+    """Stable split rule: SHA-1 of the file name mapped to [0, 1) is below the fraction."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < holdout_fraction
+
+
+def load_wav(path):
+    """(mono float32 samples in [-1, 1], sample rate) of one WAV file, or a ValueError naming it."""
+    try:
+        contents = tf.io.read_file(path)
+        if int(tf.strings.length(contents)) == 0:
+            raise ValueError(f"audio file {path!r} is empty (0 bytes)")
+        wave, rate = tf.audio.decode_wav(contents)
+    except (tf.errors.InvalidArgumentError, tf.errors.OpError) as error:
+        detail = str(getattr(error, "message", error)).splitlines()[0]
+        raise ValueError(f"cannot decode {path!r} as a PCM WAV file: {detail}") from None
+    wave = wave.numpy()
+    if wave.shape[0] == 0:
+        raise ValueError(f"audio file {path!r} holds no samples")
+    return wave.mean(axis=1).astype(np.float32), int(rate.numpy())
+
+
+def resample(wave, rate, target_rate):
+    """Band-limited resampling by zero-padding or truncating the spectrum (NumPy FFT)."""
+    if rate == target_rate:
+        return wave
+    n_out = max(1, int(round(len(wave) * target_rate / rate)))
+    spectrum = np.fft.rfft(wave.astype(np.float64))
+    keep = min(len(spectrum), n_out // 2 + 1)
+    out_spectrum = np.zeros(n_out // 2 + 1, np.complex128)
+    out_spectrum[:keep] = spectrum[:keep]
+    out = np.fft.irfft(out_spectrum, n=n_out) * (n_out / len(wave))
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def trim_silence(wave, threshold):
+    """Drop leading/trailing samples with |x| < threshold; an all-quiet file is kept whole."""
+    if threshold is None or threshold <= 0:
+        return wave
+    loud = np.flatnonzero(np.abs(wave) >= threshold)
+    if loud.size == 0:
+        return wave
+    return wave[loud[0] : loud[-1] + 1]
+
+
+# ------------------------------------------------------------------- features
+def log_mel(wave, hop, num_mels, sample_rate, frame_length=None):
+    """Log-mel frames [..., T // hop, num_mels] of float waves [..., T] (tf.signal).
+
+    Frame j covers samples [j*hop, j*hop + frame_length) with frame_length = hop by
+    default, so frame j summarises exactly the hop window of samples it is aligned to.
+    """
+    frame_length = hop if frame_length is None else int(frame_length)
+    fft_length = int(2 ** np.ceil(np.log2(frame_length)))
+    num_frames = tf.shape(wave)[-1] // hop
+    padded = tf.pad(wave, [[0, 0]] * (len(wave.shape) - 1) + [[0, frame_length]])
+    stft = tf.signal.stft(padded, frame_length, hop, fft_length, pad_end=False)[..., :num_frames, :]
+    matrix = tf.signal.linear_to_mel_weight_matrix(num_mels, fft_length // 2 + 1, sample_rate, 0.0, sample_rate / 2)
+    mel = tf.tensordot(tf.abs(stft), matrix, 1)
+    return tf.math.log(mel + 1e-6)
+
+
+def _check_local_features(local_features, segment_length):
+    if local_features is None:
+        return None
+    if not isinstance(local_features, dict) or not {"hop", "num_mels"} <= set(local_features):
+        raise ValueError(f"local_features must be None or dict(hop=..., num_mels=...), got {local_features!r}")
+    hop, num_mels = local_features["hop"], local_features["num_mels"]
+    for name, value in (("hop", hop), ("num_mels", num_mels)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"local_features[{name!r}] must be a positive int, got {value!r}")
+    if segment_length % hop:
+        raise ValueError(f"segment_length={segment_length} must be a multiple of local_features hop={hop}")
+    return dict(local_features)
+
+
+# -------------------------------------------------------------------- dataset
+def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=0.05, trim_threshold=0.01,
+                resample_audio=True):
+    """(list of mono float32 waves, sample rate, file names) for one split of a corpus."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction!r}")
+    if sample_rate is not None and (not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1):
+        raise ValueError(f"sample_rate must be None or a positive int, got {sample_rate!r}")
+    files = find_audio_files(path_or_glob)
+    root = os.path.dirname(files[0]) if len(files) == 1 else os.path.commonpath(files)
+    chosen = [f for f in files if split == "all" or is_held_out(_file_key(f, root), holdout_fraction) == (split == "test")]
+    if not chosen:
+        raise ValueError(
+            f"split {split!r} of {path_or_glob!r} is empty ({len(files)} files, holdout_fraction={holdout_fraction})"
+        )
+    waves, rate = [], sample_rate
+    for path in chosen:
+        wave, file_rate = load_wav(path)
+        if rate is None:
+            rate = file_rate
+        if file_rate != rate:
+            if not resample_audio:
+                raise ValueError(
+                    f"{path!r} has sample rate {file_rate} Hz but {rate} Hz is required; "
+                    "pass resample=True or a matching sample_rate"
+                )
+            wave = resample(wave, file_rate, rate)
+        waves.append(trim_silence(wave, trim_threshold))
+    return waves, rate, [_file_key(f, root) for f in chosen]
+
+
+def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, split="train", holdout_fraction=0.05,
+                  trim_threshold=0.01, resample=True, local_features=None, levels=256, shuffle=None, seed=0,
+                  repeat=None):
+    """Random mu-law segments of a WAV corpus as a tf.data.Dataset.
+
+    Args:
+      path_or_glob: a folder (searched recursively for *.wav), a glob, or one file.
+      segment_length: samples per example; shorter files are padded with silence
+        (class ``levels // 2``) at the end.
+      batch_size: examples per batch (the last partial batch is kept when not repeating).
+      sample_rate: target rate in Hz; None uses the first file's rate.
+      split: "train", "test" (held-out files) or "all". A file is held out when the
+        SHA-1 of its path relative to the corpus root falls below ``holdout_fraction``,
+        so the split is the same on every run and machine.
+      trim_threshold: leading and trailing samples with |x| below it are dropped
+        (None: no trimming); a file that is quiet throughout is kept untrimmed.
+      resample: resample files whose rate differs (else ValueError naming the file).
+      local_features: None, or dict(hop=..., num_mels=..., frame_length=optional):
+        also yield log-mel frames [B, segment_length // hop, num_mels]; frame j
+        summarises samples [j*hop, j*hop + frame_length) of the segment.
+      levels: mu-law classes.
+      shuffle, repeat: default True for "train" and False otherwise.
+      seed: seeds file shuffling and segment offsets (deterministic pipeline).
+
+    Returns:
+      A dataset of int32 codes [B, segment_length], or (codes, features) pairs.
+    """
+    levels = _check_levels(levels)
+    if not isinstance(segment_length, (int, np.integer)) or segment_length < 1:
+        raise ValueError(f"segment_length must be a positive int, got {segment_length!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    features = _check_local_features(local_features, segment_length)
+    waves, rate, _ = load_corpus(path_or_glob, sample_rate, split, holdout_fraction, trim_threshold, resample)
+    shuffle = (split == "train") if shuffle is None else bool(shuffle)
+    repeat = (split == "train") if repeat is None else bool(repeat)
+
+    lengths = np.array([len(w) for w in waves], np.int64)
+    ragged = tf.RaggedTensor.from_row_lengths(np.concatenate(waves), lengths)
+    files = tf.data.Dataset.from_tensor_slices(ragged)
+    if shuffle:
+        files = files.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        files = files.repeat()
+    offsets = tf.data.Dataset.random(seed=seed)
+    ds = tf.data.Dataset.zip(files, offsets)
+
+    def segment(wave, random):
+        wave = tf.cast(wave, tf.float32)
+        spare = tf.maximum(tf.shape(wave)[0] - segment_length, 0)
+        pair = tf.stack([random, tf.constant(seed, tf.int64)])
+        start = tf.random.stateless_uniform([], pair, 0, tf.cast(spare + 1, tf.int64), dtype=tf.int64)
+        piece = wave[tf.cast(start, tf.int32) :][:segment_length]
+        piece = tf.pad(piece, [[0, segment_length - tf.shape(piece)[0]]])
+        piece = tf.ensure_shape(piece, [segment_length])
+        codes = mu_law_encode(piece, levels)
+        if features is None:
+            return codes
+        mel = log_mel(piece[None], features["hop"], features["num_mels"], rate, features.get("frame_length"))[0]
+        return codes, tf.ensure_shape(mel, [segment_length // features["hop"], features["num_mels"]])
+
+    ds = ds.map(segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,178 @@
+"""Discretized logistic mixture likelihood of PixelCNN++ (Salimans et al. 2017, arXiv:1701.05517, sec. 2.1-2.2).
+
+Values ``v in {0, ..., L-1}`` are mapped to bin centres ``x = 2 v / (L-1) - 1`` in [-1, 1]
+with half-width ``d = 1 / (L-1)``. One pixel with C channels has a K-component mixture,
+
+    p(x) = sum_k pi_k prod_c [sigma((x_c + d - m_kc) / s_kc) - sigma((x_c - d - m_kc) / s_kc)],
+
+where the edge bins take the whole tails: the bin at ``v = 0`` uses ``sigma((x + d - m) / s)``
+and the bin at ``v = L-1`` uses ``1 - sigma((x - d - m) / s)``. For RGB the means are
+coupled linearly inside a pixel (eq. 3): ``m_G = mu_G + a x_R``, ``m_B = mu_B + b x_R + c x_G``
+with ``a, b, c = tanh(raw)``. Log-scales are clamped at ``LOG_SCALE_MIN``; where a bin's
+mass underflows (< 1e-5) its log is replaced by ``log pdf(x) + log(2 d)`` (the density at
+the bin centre times the bin width). Channels are summed in log space per component, then
+components are combined with log-sum-exp.
+
+Parameters of one pixel are a flat vector of ``K * (1 + 2C + C(C-1)/2)`` numbers laid out as
+``[logits (K) | means (C, K) | log_scales (C, K) | coefficients (C(C-1)/2, K)]``.
+The component distributions are ``tfd.Logistic``; the mixture over components follows
+``tfd.MixtureSameFamily`` (log-sum-exp of ``log_softmax(logits)`` plus component log-probs).
+"""
+
+import math
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfar.distributions.noise import gumbel_noise, logistic_noise
+
+tfd = tfp.distributions
+
+LOG_SCALE_MIN = -7.0
+UNDERFLOW = 1e-5
+
+
+class DiscretizedLogisticMixture:
+    """PixelCNN++ per-pixel head: a K-component discretized logistic mixture over C channels.
+
+    Args:
+      num_levels: values per channel, a power of two >= 2 (256 for 8-bit images).
+      num_channels: 1 (grey) or 3 (RGB with linear channel coupling).
+      num_logistic_mix: number of mixture components K.
+
+    ``log_prob(params, x)`` takes params [..., P] and integer pixels x [..., C] and returns the
+    per-pixel log-probability [...]. ``sample(params, seed, temperature)`` draws all C channels
+    of a pixel at once as int32 [..., C]; a temperature T divides the mixture logits by T and
+    multiplies every logistic scale by T.
+    """
+
+    def __init__(self, num_levels=256, num_channels=1, num_logistic_mix=10):
+        if not isinstance(num_levels, int) or num_levels < 2 or num_levels & (num_levels - 1):
+            raise ValueError(f"num_levels must be a power of two >= 2, got {num_levels!r}")
+        if num_channels not in (1, 3):
+            raise ValueError(f"num_channels must be 1 (grey) or 3 (RGB), got {num_channels!r}")
+        if not isinstance(num_logistic_mix, int) or num_logistic_mix < 1:
+            raise ValueError(f"num_logistic_mix must be a positive int, got {num_logistic_mix!r}")
+        self.num_levels = int(num_levels)
+        self.num_channels = int(num_channels)
+        self.num_logistic_mix = int(num_logistic_mix)
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def num_coefficients(self):
+        return self.num_channels * (self.num_channels - 1) // 2
+
+    @property
+    def params_per_value(self):
+        """Parameters per pixel (all channels): K * (1 + 2C + C(C-1)/2)."""
+        return self.num_logistic_mix * (1 + 2 * self.num_channels + self.num_coefficients)
+
+    @property
+    def param_suffix(self):
+        return (self.params_per_value,)
+
+    def split(self, params):
+        """Flat params [..., P] -> logits [..., K], means and log-scales [..., C, K], coeffs [..., C(C-1)/2, K]."""
+        params = tf.cast(params, tf.float32)
+        k, c = self.num_logistic_mix, self.num_channels
+        lead = tf.shape(params)[:-1]
+        sizes = [k, c * k, c * k, self.num_coefficients * k]
+        logits, means, log_scales, coeffs = tf.split(params, sizes, axis=-1)
+
+        def grid(t, rows):
+            return tf.reshape(t, tf.concat([lead, [rows, k]], axis=0))
+
+        log_scales = tf.maximum(grid(log_scales, c), LOG_SCALE_MIN)
+        return logits, grid(means, c), log_scales, tf.tanh(grid(coeffs, self.num_coefficients))
+
+    def _to_unit(self, values):
+        """Integer levels -> bin centres in [-1, 1]."""
+        return tf.cast(values, tf.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+
+    def _coupled_means(self, means, coeffs, x):
+        """Means [..., C, K] with the RGB coupling applied given channel values x [..., C] in [-1, 1]."""
+        if self.num_channels == 1:
+            return means
+        r, g = x[..., 0:1], x[..., 1:2]
+        m_r = means[..., 0, :]
+        m_g = means[..., 1, :] + coeffs[..., 0, :] * r
+        m_b = means[..., 2, :] + coeffs[..., 1, :] * r + coeffs[..., 2, :] * g
+        return tf.stack([m_r, m_g, m_b], axis=-2)
+
+    # -------------------------------------------------------------- likelihood
+    def component_log_probs(self, params, x):
+        """log P(x_c | component k) per channel and component, float32 [..., C, K]."""
+        logits, means, log_scales, coeffs = self.split(params)
+        x_unit = self._to_unit(x)
+        means = self._coupled_means(means, coeffs, x_unit)
+        half = 1.0 / (self.num_levels - 1)
+        x_col = x_unit[..., None]
+        logistic = tfd.Logistic(loc=means, scale=tf.exp(log_scales))
+        log_cdf_plus = logistic.log_cdf(x_col + half)  # whole lower tail: bin 0
+        log_sf_minus = logistic.log_survival_function(x_col - half)  # whole upper tail: bin L-1
+        # Middle bins: log(sigma(plus) - sigma(minus)); the pdf at the centre where that underflows.
+        mass = logistic.cdf(x_col + half) - logistic.cdf(x_col - half)
+        log_mass = tf.math.log(tf.maximum(mass, 1e-12))
+        log_centre = logistic.log_prob(x_col) + math.log(2.0 * half)
+        middle = tf.where(mass > UNDERFLOW, log_mass, log_centre)
+        level = tf.cast(x, tf.int32)[..., None]
+        return tf.where(level == 0, log_cdf_plus, tf.where(level == self.num_levels - 1, log_sf_minus, middle))
+
+    def log_prob(self, params, x):
+        """Per-pixel log-probability in nats, float32 [...]; params [..., P], x int [..., C]."""
+        logits, _, _, _ = self.split(params)
+        per_component = tf.reduce_sum(self.component_log_probs(params, x), axis=-2)  # sum channels: [..., K]
+        return tf.reduce_logsumexp(tf.nn.log_softmax(logits, axis=-1) + per_component, axis=-1)
+
+    # ---------------------------------------------------------------- sampling
+    def _quantize(self, x_unit):
+        level = tf.round((tf.clip_by_value(x_unit, -1.0, 1.0) + 1.0) * (self.num_levels - 1) / 2.0)
+        return tf.cast(level, tf.int32)
+
+    def sample(self, params, seed, temperature=1.0):
+        """Draw int32 pixels [..., C] with stateless noise from ``seed`` [2].
+
+        The component is drawn by Gumbel-max on ``logits / T``; each channel is the
+        component's logistic ``m + T s * eps`` rounded to the nearest level (clipped to the
+        edges, which take the tails). G and B use the already drawn, quantized R (and G)
+        in their coupled means, so samples follow ``log_prob`` exactly at T = 1.
+        """
+        logits, means, log_scales, coeffs = self.split(params)
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), 2)
+        lead = tf.shape(logits)[:-1]
+        k = self.num_logistic_mix
+        component = tf.argmax(logits / temperature + gumbel_noise(tf.shape(logits), seeds[0]), axis=-1)
+        pick = tf.one_hot(component, k)[..., None, :]  # [..., 1, K]
+        mu = tf.reduce_sum(means * pick, axis=-1)  # [..., C]
+        scale = tf.exp(tf.reduce_sum(log_scales * pick, axis=-1)) * temperature
+        coef = tf.reduce_sum(coeffs * pick, axis=-1)  # [..., C(C-1)/2]
+        eps = logistic_noise(tf.concat([lead, [self.num_channels]], axis=0), seeds[1])
+        levels = []
+        values = []
+        for c in range(self.num_channels):
+            mean = mu[..., c]
+            if c == 1:
+                mean = mean + coef[..., 0] * values[0]
+            elif c == 2:
+                mean = mean + coef[..., 1] * values[0] + coef[..., 2] * values[1]
+            level = self._quantize(mean + scale[..., c] * eps[..., c])
+            levels.append(level)
+            values.append(self._to_unit(level))
+        return tf.stack(levels, axis=-1)
+
+    def mode(self, params):
+        """The rounded mean of the most probable component (a cheap point estimate), int32 [..., C]."""
+        logits, means, _, coeffs = self.split(params)
+        pick = tf.one_hot(tf.argmax(logits, axis=-1), self.num_logistic_mix)[..., None, :]
+        mu = tf.reduce_sum(means * pick, axis=-1)
+        coef = tf.reduce_sum(coeffs * pick, axis=-1)
+        levels, values = [], []
+        for c in range(self.num_channels):
+            mean = mu[..., c]
+            if c == 1:
+                mean = mean + coef[..., 0] * values[0]
+            elif c == 2:
+                mean = mean + coef[..., 1] * values[0] + coef[..., 2] * values[1]
+            levels.append(self._quantize(mean))
+            values.append(self._to_unit(levels[-1]))
+        return tf.stack(levels, axis=-1)

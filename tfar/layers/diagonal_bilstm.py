@@ -1,0 +1,129 @@
+"""Diagonal BiLSTM layer of PixelRNN (van den Oord et al. 2016, arXiv:1601.06759, sec. 3.2).
+
+Each direction skews the map (row ``i`` shifted right by ``i``, see :mod:`tfar.layers.skew`)
+so that the diagonals become columns, then runs an LSTM column by column:
+
+    [o, f, i, g]_j = sigma(K_ss (*) h_{j-1} + K_is (*) x_j)
+    c_j = f . c_{j-1} + i . g,      h_j = o . tanh(c_j)
+
+``K_is`` is a 1 x 1 convolution with mask "B"; ``K_ss`` is a 2 x 1 convolution over the
+previous column, i.e. skewed position (r, j) reads (r - 1, j - 1) and (r, j - 1) -- the
+pixel above and the pixel to the left in the unskewed image. The state is unskewed back.
+
+The left-to-right direction sees the quadrant above-left of a pixel. The right-to-left
+direction runs the same procedure on the horizontally mirrored map and would see the
+current row to the right; its output is therefore shifted down by one row (row 0 gets
+zeros) before the two are added, so the sum depends on every earlier pixel and no later one.
+
+Colour groups follow :mod:`tfar.layers.row_lstm`: gate maps are colour-major and the
+state is ``[R | G | B]``; only the input-to-state convolution is masked.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from tfar.layers.masked_conv2d import causal_mask
+from tfar.layers.row_lstm import check_lstm_args, gate_bias, lstm_cell
+from tfar.layers.skew import skew, unskew
+
+DIRECTIONS = ("forward", "backward")
+
+
+def shift_down(x):
+    """[B, H, W, C] -> the same map moved down one row, with zeros in row 0."""
+    return tf.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+
+@keras.saving.register_keras_serializable(package="tfar", name="DiagonalBiLSTMLayer")
+class DiagonalBiLSTM(keras.layers.Layer):
+    """Bidirectional diagonal LSTM over [batch, H, W, channels]; returns [batch, H, W, units].
+
+    Args:
+      units: state width h per pixel and direction; divisible by ``color_channels``.
+      color_channels: 1 for grey, 3 for R -> G -> B colour groups.
+      unit_forget_bias: start the forget-gate bias at 1.
+    """
+
+    def __init__(
+        self,
+        units,
+        color_channels=1,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_lstm_args(units, color_channels)
+        self.units = int(units)
+        self.color_channels = color_channels
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
+            raise ValueError(
+                f"{self.name}: expected a [batch, height, width, channels] input with static height and width, "
+                f"got {input_shape}"
+            )
+        in_channels = input_shape[-1]
+        if in_channels is None or in_channels % self.color_channels:
+            raise ValueError(
+                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
+                f"color_channels={self.color_channels}"
+            )
+        gates = 4 * self.units
+        self.mask = causal_mask(1, in_channels, gates, "B", self.color_channels)
+        bias = keras.initializers.Constant(gate_bias(self.units, self.color_channels, self.unit_forget_bias))
+        self.kernels, self.recurrent_kernels, self.biases = [], [], []
+        for direction in DIRECTIONS:
+            self.kernels.append(self.add_weight(
+                name=f"{direction}_kernel", shape=(1, 1, in_channels, gates), initializer=self.kernel_initializer
+            ))
+            # tap 0: the row above in the previous column, tap 1: the same row in the previous column
+            self.recurrent_kernels.append(self.add_weight(
+                name=f"{direction}_recurrent_kernel", shape=(2, self.units, gates),
+                initializer=self.recurrent_initializer,
+            ))
+            self.biases.append(self.add_weight(name=f"{direction}_bias", shape=(gates,), initializer=bias))
+
+    def _direction(self, inputs, index):
+        """Left-to-right diagonal LSTM over ``inputs`` with the weights of direction ``index``."""
+        dtype = inputs.dtype
+        kernel = ops.cast(self.kernels[index] * ops.cast(self.mask, self.kernels[index].dtype), dtype)
+        z = ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.biases[index], dtype)
+        width = inputs.shape[2]
+        # skewing after the bias leaves zeros outside the image, which keep h = c = 0 there
+        columns = tf.transpose(skew(z), [2, 0, 1, 3])  # [W + H - 1, B, H, 4u]
+        above, same = tf.unstack(ops.cast(self.recurrent_kernels[index], dtype))
+        zeros = tf.zeros(tf.concat([tf.shape(columns)[1:3], [self.units]], 0), dtype)
+
+        def column_step(carry, z_column):
+            h_prev, c_prev = carry
+            h_above = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+            pre = z_column + tf.einsum("bru,ug->brg", h_above, above) + tf.einsum("bru,ug->brg", h_prev, same)
+            return lstm_cell(pre, c_prev, self.color_channels)
+
+        hidden, _ = tf.scan(column_step, columns, initializer=(zeros, zeros))
+        return unskew(tf.transpose(hidden, [1, 2, 0, 3]), width)
+
+    def call(self, inputs):
+        forward = self._direction(inputs, 0)
+        backward = tf.reverse(self._direction(tf.reverse(inputs, axis=[2]), 1), axis=[2])
+        return forward + shift_down(backward)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            color_channels=self.color_channels,
+            unit_forget_bias=self.unit_forget_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
+        )
+        return config

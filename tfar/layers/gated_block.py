@@ -1,0 +1,218 @@
+"""Gated PixelCNN layer with a vertical and a horizontal stack.
+
+van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders"
+(arXiv:1606.05328), sec. 2.1-2.3 and Figure 2. With ``n = kernel_size``, ``k = n // 2``:
+
+    vertical:    p_v = conv_{(k+1) x n}(pad_top(v)) + V_v c
+                 v'  = tanh(p_v^f) * sigmoid(p_v^g)
+    horizontal:  p_h = conv_{1 x (k+1)}(pad_left(h)) + conv_1x1(shift_down(p_v)) + V_h c
+                 y   = tanh(p_h^f) * sigmoid(p_h^g)
+                 h'  = conv_1x1(y) (+ h when ``residual``),   skip = conv_1x1(y)
+
+The vertical convolution covers rows i-k .. i of its input (never rows below), so the
+vertical stack at row i sees input rows <= i. ``shift_down`` moves it one row down
+before it enters the horizontal stack: row i of the vertical stack feeds only row
+i + 1 of the horizontal one, so a pixel sees every row above it (no blind spot) and
+nothing of its own row through the vertical stack. The horizontal convolution covers
+columns j-k .. j of the current row; at the current pixel (its last tap) the
+R -> G -> B colour-group rule of :func:`tfar.layers.masked_conv2d.causal_mask`
+applies (mask "A" in the first layer, "B" after). ``c`` is an optional conditioning
+vector (e.g. a class one-hot), added to both the filter (f) and the gate (g) halves.
+
+Pre-activations have ``2 * filters`` channels laid out colour group by colour group,
+each group split into its filter half then its gate half:
+[R_f | R_g | G_f | G_g | B_f | B_g]. The mask groups channels the same way, so both
+halves of a gated unit carry the mask of their colour, and the gated output is grouped
+R | G | B like every other tfar layer.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from tfar.layers.masked_conv2d import MaskedConv2D, causal_mask, check_masked_conv_args
+
+
+def horizontal_mask(kernel_size, in_channels, out_channels, mask_type="B", color_channels=1):
+    """Mask of the 1 x (n//2 + 1) horizontal convolution: the left half of a 1 x n causal mask.
+
+    All taps left of the current pixel are open; the last tap (the current pixel)
+    follows the colour-group rule of ``mask_type``.
+    """
+    full = causal_mask((1, kernel_size), in_channels, out_channels, mask_type, color_channels)
+    return full[:, : kernel_size // 2 + 1]
+
+
+def gate(x, color_channels=1):
+    """tanh(filter) * sigmoid(gate) on pre-activations laid out [c0_f | c0_g | c1_f | c1_g | ...]."""
+    shape = ops.shape(x)
+    channels = x.shape[-1]
+    per_group = channels // (2 * color_channels)
+    grouped = ops.reshape(x, (*shape[:-1], color_channels, 2, per_group))
+    out = ops.tanh(grouped[..., 0, :]) * ops.sigmoid(grouped[..., 1, :])
+    return ops.reshape(out, (*shape[:-1], channels // 2))
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class GatedBlock(keras.layers.Layer):
+    """One gated layer of the two-stack (vertical + horizontal) Gated PixelCNN.
+
+    Call ``block((v, h), condition=None)`` with feature maps ``v`` and ``h`` of shape
+    [batch, H, W, channels] (both the image in the first layer) and an optional
+    conditioning vector [batch, condition_dim]; returns ``(v', h', skip)``, each
+    [batch, H, W, filters].
+
+    Args:
+      filters: channels of both stacks; divisible by ``color_channels``.
+      kernel_size: odd n >= 1; the vertical stack sees an n-wide window of the
+        n // 2 + 1 rows up to its own row, the horizontal stack n // 2 + 1 pixels.
+      mask_type: "A" (first layer: excludes the current sub-pixel) or "B".
+      color_channels: 1 (grey) or 3 (RGB colour groups).
+      residual: add the input of the horizontal stack to its output (needs input
+        channels == filters); None means "B" layers are residual, the "A" layer not.
+      condition_dim: size of the conditioning vector, or None for no conditioning.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        mask_type="B",
+        color_channels=1,
+        residual=None,
+        condition_dim=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(kernel_size, (int, np.integer)) or isinstance(kernel_size, bool):
+            raise ValueError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
+        check_masked_conv_args((1, kernel_size), mask_type, color_channels)
+        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters < 1:
+            raise ValueError(f"filters must be a positive int, got {filters!r}")
+        if filters % color_channels:
+            raise ValueError(
+                f"filters={filters} must be divisible by color_channels={color_channels} "
+                "so that every colour group gets the same number of channels"
+            )
+        if residual is None:
+            residual = mask_type == "B"
+        if not isinstance(residual, bool):
+            raise ValueError(f"residual must be True, False or None, got {residual!r}")
+        if condition_dim is not None and (
+            not isinstance(condition_dim, (int, np.integer)) or isinstance(condition_dim, bool) or condition_dim < 1
+        ):
+            raise ValueError(f"condition_dim must be None or a positive int, got {condition_dim!r}")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.mask_type = mask_type
+        self.color_channels = int(color_channels)
+        self.residual = residual
+        self.condition_dim = None if condition_dim is None else int(condition_dim)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+        two_f, dtype = 2 * self.filters, self.dtype_policy
+        init = self.kernel_initializer
+        k = self.kernel_size // 2
+        self.vertical_conv = keras.layers.Conv2D(
+            two_f, (k + 1, self.kernel_size), kernel_initializer=init, dtype=dtype, name="vertical_conv"
+        )
+        self.vertical_to_horizontal = keras.layers.Conv2D(
+            two_f, 1, kernel_initializer=init, dtype=dtype, name="vertical_to_horizontal"
+        )
+        self.output_conv = MaskedConv2D(
+            self.filters, 1, "B", self.color_channels, kernel_initializer=init, dtype=dtype, name="output_conv"
+        )
+        self.skip_conv = MaskedConv2D(
+            self.filters, 1, "B", self.color_channels, kernel_initializer=init, dtype=dtype, name="skip_conv"
+        )
+        self.vertical_condition = self.horizontal_condition = None
+        if self.condition_dim is not None:
+            self.vertical_condition = keras.layers.Dense(
+                two_f, use_bias=False, kernel_initializer=init, dtype=dtype, name="vertical_condition"
+            )
+            self.horizontal_condition = keras.layers.Dense(
+                two_f, use_bias=False, kernel_initializer=init, dtype=dtype, name="horizontal_condition"
+            )
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        try:
+            v_shape, h_shape = input_shape
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: expected inputs (v, h), got input shape {input_shape!r}") from None
+        v_shape, h_shape = tuple(v_shape), tuple(h_shape)
+        h_channels = h_shape[-1]
+        if h_channels is None or h_channels % self.color_channels:
+            raise ValueError(
+                f"{self.name}: horizontal input channels ({h_channels}) must be known and divisible by "
+                f"color_channels={self.color_channels}"
+            )
+        if self.residual and h_channels != self.filters:
+            raise ValueError(
+                f"{self.name}: residual=True needs horizontal input channels == filters, got {h_channels} "
+                f"and filters={self.filters}"
+            )
+        two_f, k = 2 * self.filters, self.kernel_size // 2
+        # sub-layers see padded inputs: build them with free spatial sizes
+        self.vertical_conv.build((None, None, None, v_shape[-1]))
+        self.vertical_to_horizontal.build((None, None, None, two_f))
+        self.horizontal_mask = horizontal_mask(self.kernel_size, h_channels, two_f, self.mask_type, self.color_channels)
+        self.horizontal_kernel = self.add_weight(
+            name="horizontal_kernel", shape=(1, k + 1, h_channels, two_f), initializer=self.kernel_initializer
+        )
+        self.horizontal_bias = self.add_weight(name="horizontal_bias", shape=(two_f,), initializer="zeros")
+        self.output_conv.build((None, None, None, self.filters))
+        self.skip_conv.build((None, None, None, self.filters))
+        if self.condition_dim is not None:
+            self.vertical_condition.build((None, self.condition_dim))
+            self.horizontal_condition.build((None, self.condition_dim))
+
+    # ------------------------------------------------------------------- call
+    def call(self, inputs, condition=None):
+        v, h = inputs
+        if (condition is None) != (self.condition_dim is None):
+            raise ValueError(
+                f"{self.name}: condition_dim={self.condition_dim} but condition "
+                f"{'was not' if condition is None else 'was'} given"
+            )
+        k = self.kernel_size // 2
+
+        # vertical stack: rows i-k .. i, columns j-k .. j+k
+        v_pre = self.vertical_conv(ops.pad(v, [[0, 0], [k, 0], [k, k], [0, 0]]))
+        # row i of the vertical stack feeds row i + 1 of the horizontal stack
+        v_shifted = ops.pad(v_pre, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+        kernel = self.horizontal_kernel * ops.cast(self.horizontal_mask, self.horizontal_kernel.dtype)
+        h_pre = ops.conv(ops.pad(h, [[0, 0], [0, 0], [k, 0], [0, 0]]), ops.cast(kernel, h.dtype), padding="valid")
+        h_pre = h_pre + ops.cast(self.horizontal_bias, h_pre.dtype) + self.vertical_to_horizontal(v_shifted)
+
+        if condition is not None:
+            condition = ops.cast(condition, self.compute_dtype)
+            v_pre = v_pre + self.vertical_condition(condition)[:, None, None, :]
+            h_pre = h_pre + self.horizontal_condition(condition)[:, None, None, :]
+
+        v_out = gate(v_pre, self.color_channels)
+        y = gate(h_pre, self.color_channels)
+        h_out = self.output_conv(y)
+        if self.residual:
+            h_out = h_out + h
+        return v_out, h_out, self.skip_conv(y)
+
+    def compute_output_shape(self, input_shape):
+        v_shape, h_shape = input_shape
+        out = (*tuple(h_shape)[:-1], self.filters)
+        return (*tuple(v_shape)[:-1], self.filters), out, out
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            mask_type=self.mask_type,
+            color_channels=self.color_channels,
+            residual=self.residual,
+            condition_dim=self.condition_dim,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+        )
+        return config

@@ -1,0 +1,152 @@
+"""Row LSTM layer of PixelRNN (van den Oord et al. 2016, arXiv:1601.06759, sec. 3.1).
+
+The image is processed one row at a time. For row ``i`` (all columns at once)
+
+    [o, f, i, g]_i = sigma(K_ss (*) h_{i-1} + K_is (*) x_i)
+    c_i = f . c_{i-1} + i . g
+    h_i = o . tanh(c_i)
+
+where ``sigma`` is the logistic sigmoid for o, f, i and tanh for g, ``K_is (*) x`` is a
+1 x k convolution along the row with mask "B" (computed for every row in one
+convolution) and ``K_ss (*) h_{i-1}`` is an unmasked 1 x k convolution over the previous
+row's hidden state. The receptive field is the triangle above the pixel.
+
+Colour groups (``color_channels=3``): every 4 * units map is laid out colour-major,
+``[R: i f o g | G: i f o g | B: i f o g]`` (each block units / 3 wide), so the
+contiguous thirds used by :func:`tfar.layers.masked_conv2d.causal_mask` are colour
+groups and the state channels come out as ``[R | G | B]``. Only the input-to-state
+convolution sees the current row and needs the mask; the state-to-state convolution
+reads row ``i - 1``, which precedes every sub-pixel of row ``i``, so it may mix all
+groups. The cell update is elementwise, so it never mixes groups.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfar.layers.masked_conv2d import causal_mask
+
+GATES = ("i", "f", "o", "g")
+
+
+def check_lstm_args(units, color_channels):
+    """Raise ValueError for a bad width or colour count."""
+    if color_channels not in (1, 3):
+        raise ValueError(f"color_channels must be 1 (grey) or 3 (RGB), got {color_channels!r}")
+    if not isinstance(units, (int, np.integer)) or units < 1:
+        raise ValueError(f"units must be a positive int, got {units!r}")
+    if units % color_channels:
+        raise ValueError(
+            f"units={units} must be divisible by color_channels={color_channels} "
+            "so that every colour group gets the same number of state channels"
+        )
+
+
+def gate_bias(units, color_channels, unit_forget_bias):
+    """Initial bias [4 * units] in the colour-major gate layout (1 on f if ``unit_forget_bias``)."""
+    bias = np.zeros((color_channels, len(GATES), units // color_channels), np.float32)
+    if unit_forget_bias:
+        bias[:, GATES.index("f")] = 1.0
+    return bias.reshape(-1)
+
+
+def lstm_cell(z, c_prev, color_channels):
+    """One LSTM update from pre-activations ``z`` [..., 4 * units] (colour-major layout).
+
+    Returns ``(h, c)``, each [..., units] with channels ``[R | G | B]``.
+    """
+    units = z.shape[-1] // 4
+    lead = tf.shape(z)[:-1]
+    grouped = tf.reshape(z, tf.concat([lead, [color_channels, len(GATES), units // color_channels]], 0))
+    i, f, o, g = [tf.reshape(t, tf.concat([lead, [units]], 0)) for t in tf.unstack(grouped, axis=-2)]
+    c = tf.sigmoid(f) * c_prev + tf.sigmoid(i) * tf.tanh(g)
+    h = tf.sigmoid(o) * tf.tanh(c)
+    return h, c
+
+
+@keras.saving.register_keras_serializable(package="tfar", name="RowLSTMLayer")
+class RowLSTM(keras.layers.Layer):
+    """Row LSTM over a [batch, H, W, channels] map; returns hidden states [batch, H, W, units].
+
+    Args:
+      units: state width h per pixel; divisible by ``color_channels``.
+      kernel_size: odd width k of both 1 x k convolutions.
+      color_channels: 1 for grey, 3 for R -> G -> B colour groups.
+      unit_forget_bias: start the forget-gate bias at 1.
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        color_channels=1,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_lstm_args(units, color_channels)
+        if not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be an odd positive int (the 1 x k kernel needs a centre), "
+                             f"got {kernel_size!r}")
+        self.units = int(units)
+        self.kernel_size = int(kernel_size)
+        self.color_channels = color_channels
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if len(input_shape) != 4:
+            raise ValueError(f"{self.name}: expected a [batch, height, width, channels] input, got {input_shape}")
+        if in_channels is None or in_channels % self.color_channels:
+            raise ValueError(
+                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
+                f"color_channels={self.color_channels}"
+            )
+        gates = 4 * self.units
+        self.mask = causal_mask((1, self.kernel_size), in_channels, gates, "B", self.color_channels)
+        self.kernel = self.add_weight(
+            name="kernel", shape=(1, self.kernel_size, in_channels, gates), initializer=self.kernel_initializer
+        )
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(self.kernel_size, self.units, gates),
+            initializer=self.recurrent_initializer,
+        )
+        bias = gate_bias(self.units, self.color_channels, self.unit_forget_bias)
+        self.bias = self.add_weight(name="bias", shape=(gates,), initializer=keras.initializers.Constant(bias))
+
+    def call(self, inputs):
+        dtype = inputs.dtype
+        kernel = ops.cast(self.kernel * ops.cast(self.mask, self.kernel.dtype), dtype)
+        # input-to-state for every row at once: [B, H, W, 4u]
+        z = ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.bias, dtype)
+        recurrent = ops.cast(self.recurrent_kernel, dtype)
+        rows = tf.transpose(z, [1, 0, 2, 3])  # [H, B, W, 4u]
+        zeros = tf.zeros(tf.concat([tf.shape(rows)[1:3], [self.units]], 0), dtype)
+
+        def row_step(carry, z_row):
+            h_prev, c_prev = carry
+            pre = z_row + ops.conv(h_prev, recurrent, strides=1, padding="same")
+            return lstm_cell(pre, c_prev, self.color_channels)
+
+        hidden, _ = tf.scan(row_step, rows, initializer=(zeros, zeros))
+        return tf.transpose(hidden, [1, 0, 2, 3])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            kernel_size=self.kernel_size,
+            color_channels=self.color_channels,
+            unit_forget_bias=self.unit_forget_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
+        )
+        return config

@@ -1,0 +1,109 @@
+"""Down-shifted and down-right-shifted convolutions of PixelCNN++ (Salimans et al. 2017,
+arXiv:1701.05517, sec. 2.4 and its reference code's ``down_shifted_conv2d``).
+
+Instead of masking a kernel, the input is zero-padded on the top (and left) and a VALID
+convolution is applied, so that output pixel (i, j) sees only
+
+    "down":       rows i-kh+1 .. i, columns j-(kw-1)/2 .. j+(kw-1)/2  (kw odd)
+    "down_right": rows i-kh+1 .. i, columns j-kw+1 .. j
+
+The stream becomes strictly causal by :func:`down_shift` (output row i sees input rows < i)
+or :func:`right_shift` (output (i, j) sees input columns < j of row i). With ``strides=2`` the
+layer halves the resolution (ceil) while keeping the same causal footprint.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+SHIFTS = ("down", "down_right")
+
+
+def down_shift(x):
+    """Shift an NHWC map down by one row (zeros enter at the top, the last row drops)."""
+    return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+
+
+def right_shift(x):
+    """Shift an NHWC map right by one column (zeros enter at the left)."""
+    return ops.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1]
+
+
+def check_shift_args(filters, kernel_size, shift, strides):
+    """Validate the shared constructor arguments; return (filters, (kh, kw), strides)."""
+    if not isinstance(filters, (int, np.integer)) or filters < 1:
+        raise ValueError(f"filters must be a positive int, got {filters!r}")
+    if shift not in SHIFTS:
+        raise ValueError(f"shift must be one of {SHIFTS}, got {shift!r}")
+    try:
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"kernel_size must be an int or a pair of ints, got {kernel_size!r}") from None
+    if kh < 1 or kw < 1:
+        raise ValueError(f"kernel_size must be positive, got {kernel_size!r}")
+    if shift == "down" and kw % 2 == 0:
+        raise ValueError(f"a 'down' shifted kernel needs an odd width to be centred, got kernel_size={kernel_size!r}")
+    if strides not in (1, 2):
+        raise ValueError(f"strides must be 1 or 2, got {strides!r}")
+    return int(filters), (kh, kw), int(strides)
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class ShiftedConv2D(keras.layers.Layer):
+    """Conv2D whose receptive field lies above (``shift="down"``) or above-left (``"down_right"``).
+
+    Args:
+      filters: output channels.
+      kernel_size: (kh, kw); PixelCNN++ uses (2, 3) for "down" and (2, 2) for "down_right".
+      shift: "down" or "down_right".
+      strides: 1, or 2 to halve height and width.
+    """
+
+    def __init__(self, filters, kernel_size=(2, 3), shift="down", strides=1, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = check_shift_args(filters, kernel_size, shift, strides)
+        self.shift = shift
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the number of input channels must be known, got shape {input_shape}")
+        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, in_channels, self.filters),
+                                      initializer=self.kernel_initializer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+
+    def _padding(self):
+        kh, kw = self.kernel_size
+        if self.shift == "down":
+            return [[0, 0], [kh - 1, 0], [(kw - 1) // 2, (kw - 1) // 2], [0, 0]]
+        return [[0, 0], [kh - 1, 0], [kw - 1, 0], [0, 0]]
+
+    def call(self, inputs):
+        # VALID on the padded input keeps the size (stride 1) or gives ceil(size / 2) (stride 2)
+        padded = ops.pad(inputs, self._padding())
+        outputs = ops.conv(padded, ops.cast(self.kernel, inputs.dtype), strides=self.strides, padding="valid")
+        if self.bias is not None:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        if self.strides == 2:
+            h = None if h is None else (h + 1) // 2
+            w = None if w is None else (w + 1) // 2
+        return (b, h, w, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, strides=self.strides,
+            use_bias=self.use_bias, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
+        return config

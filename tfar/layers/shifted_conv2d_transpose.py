@@ -1,0 +1,75 @@
+"""Down-shifted and down-right-shifted transposed convolutions of PixelCNN++ (Salimans et al.
+2017, arXiv:1701.05517, sec. 2.4): the upsampling half of the U-net.
+
+A VALID transposed convolution with stride s maps an input pixel (r, c) to the output block
+rows ``s r .. s r + kh - 1`` (and columns likewise); keeping the first ``s H`` rows and
+
+    "down":       columns (kw-1)/2 .. (kw-1)/2 + s W - 1  (centred),
+    "down_right": columns 0 .. s W - 1,
+
+means output (i, j) only receives input pixels at or above-left of (i / s, j / s), which
+preserves the causal order set up by the shifted convolutions that produced the input.
+"""
+
+import keras
+from keras import ops
+
+from tfar.layers.shifted_conv2d import check_shift_args
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class ShiftedConv2DTranspose(keras.layers.Layer):
+    """Transposed conv that upsamples by ``strides`` and keeps the shifted causal footprint.
+
+    Args:
+      filters: output channels.
+      kernel_size: (kh, kw); PixelCNN++ uses (2, 3) for "down" and (2, 2) for "down_right".
+      shift: "down" or "down_right".
+      strides: upsampling factor, 1 or 2.
+    """
+
+    def __init__(self, filters, kernel_size=(2, 3), shift="down", strides=2, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = check_shift_args(filters, kernel_size, shift, strides)
+        self.shift = shift
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the number of input channels must be known, got shape {input_shape}")
+        # keras.ops.conv_transpose kernels are (kh, kw, out_channels, in_channels)
+        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, self.filters, in_channels),
+                                      initializer=self.kernel_initializer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        outputs = ops.conv_transpose(inputs, ops.cast(self.kernel, inputs.dtype), strides=self.strides,
+                                     padding="valid")
+        h, w = inputs.shape[1], inputs.shape[2]
+        if h is None or w is None:
+            h, w = ops.shape(inputs)[1], ops.shape(inputs)[2]
+        left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
+        outputs = outputs[:, : h * self.strides, left : left + w * self.strides]
+        if self.bias is not None:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, _ = input_shape
+        s = self.strides
+        return (b, None if h is None else h * s, None if w is None else w * s, self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, strides=self.strides,
+            use_bias=self.use_bias, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
+        return config

@@ -1,0 +1,104 @@
+"""Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN
+Decoders", arXiv:1606.05328).
+
+    x -> GatedBlock(mask "A", input_kernel_size)       v, h, skip_0
+      -> (num_layers - 1) x GatedBlock(mask "B", kernel_size)   v, h (+ residual), skip_l
+      -> ReLU(sum_l skip_l), 1x1 "B" (output_filters), ReLU, 1x1 "B" (C * levels)
+      -> softmax over levels per sub-pixel (R -> G -> B)
+
+The vertical and horizontal stacks remove the blind spot of the masked-convolution
+PixelCNN: every pixel sees all pixels above it within the receptive field. With
+``num_classes`` the label's one-hot vector h is projected and added to the filter and
+gate pre-activations of every layer (eq. 4 of the paper):
+``y = tanh(W_f * x + V_f h) * sigmoid(W_g * x + V_g h)``.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfar.layers.gated_block import GatedBlock
+from tfar.layers.masked_conv2d import MaskedConv2D
+from tfar.models.base import AutoregressiveModel
+from tfar.models.pixelcnn import check_image_shape
+
+
+def _positive_int(name, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _odd_kernel(name, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or value % 2 == 0:
+        raise ValueError(f"{name} must be an odd positive int, got {value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class GatedPixelCNN(AutoregressiveModel):
+    """Gated PixelCNN with vertical/horizontal stacks and optional class conditioning.
+
+    Args:
+      image_shape: (H, W, C), C = 1 (grey) or 3 (RGB).
+      num_levels: values per sub-pixel (256; 2 gives a Bernoulli head).
+      num_layers: gated layers, the first one with mask "A".
+      filters: channels of both stacks (divisible by C).
+      kernel_size: n of the n x n receptive window of the mask "B" layers (odd).
+      input_kernel_size: n of the first (mask "A") layer (odd, >= 3 for grey).
+      output_filters: width of the hidden 1x1 output layer (divisible by C).
+      num_classes: condition on this many labels, or None.
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_layers=10, filters=64, kernel_size=3,
+                 input_kernel_size=7, output_filters=128, num_classes=None, **kwargs):
+        image_shape = check_image_shape(image_shape)
+        super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
+        colors = image_shape[2]
+        self.image_shape = image_shape
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.filters = _positive_int("filters", filters)
+        self.kernel_size = _odd_kernel("kernel_size", kernel_size)
+        self.input_kernel_size = _odd_kernel("input_kernel_size", input_kernel_size)
+        self.output_filters = _positive_int("output_filters", output_filters)
+        for name, value in (("filters", self.filters), ("output_filters", self.output_filters)):
+            if value % colors:
+                raise ValueError(f"{name}={value} must be divisible by the number of channels C={colors}")
+        if colors == 1 and self.input_kernel_size == 1:
+            raise ValueError("input_kernel_size=1 leaves the grey mask-'A' horizontal stack empty; use >= 3")
+        condition_dim = self.num_classes
+        self.blocks = [
+            GatedBlock(self.filters, self.input_kernel_size, "A", colors, residual=False,
+                       condition_dim=condition_dim, name="gated0")
+        ] + [
+            GatedBlock(self.filters, self.kernel_size, "B", colors, residual=True,
+                       condition_dim=condition_dim, name=f"gated{i}")
+            for i in range(1, self.num_layers)
+        ]
+        self.output_hidden = MaskedConv2D(self.output_filters, 1, "B", colors, name="output_hidden")
+        self.output_conv = MaskedConv2D(colors * self.head.params_per_value, 1, "B", colors, name="output_conv")
+
+    @property
+    def receptive_rows(self):
+        """Rows above a pixel that can influence its parameters (through the vertical stack)."""
+        return 1 + self.input_kernel_size // 2 + (self.num_layers - 1) * (self.kernel_size // 2)
+
+    def network(self, h, condition=None, training=None):
+        c = None
+        if self.num_classes is not None:
+            c = tf.one_hot(tf.cast(condition, tf.int32), self.num_classes, dtype=self.compute_dtype)
+        v, skips = h, []
+        for block in self.blocks:
+            v, h, skip = block((v, h), condition=c)
+            skips.append(skip)
+        out = tf.nn.relu(tf.add_n(skips))
+        return self.output_conv(tf.nn.relu(self.output_hidden(out)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=list(self.image_shape), num_levels=self.num_levels, num_layers=self.num_layers,
+            filters=self.filters, kernel_size=self.kernel_size, input_kernel_size=self.input_kernel_size,
+            output_filters=self.output_filters, num_classes=self.num_classes,
+        )
+        return config

@@ -1,0 +1,128 @@
+"""PixelRNN: Row LSTM and Diagonal BiLSTM image models (van den Oord et al. 2016, arXiv:1601.06759, sec. 3).
+
+    x -> MaskedConv2D(2h, 7x7, "A")
+      -> num_layers x [LSTM layer (h units) on the stream, 1x1 "B" up to 2h, + skip]
+      -> ReLU, 1x1 "B" (output_filters), ReLU, 1x1 "B" (C * levels)
+      -> softmax over levels per sub-pixel (R -> G -> B)
+
+The LSTM layer is :class:`tfar.layers.row_lstm.RowLSTM` (receptive field: the triangle
+above a pixel) or :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTM` (every earlier
+pixel). The residual connections are those of sec. 3.4. With ``num_classes`` a learned
+per-class bias is added to the input of every LSTM layer.
+"""
+
+import keras
+import tensorflow as tf
+
+from tfar.layers import diagonal_bilstm as diagonal_bilstm_layer
+from tfar.layers import row_lstm as row_lstm_layer
+from tfar.layers.masked_conv2d import MaskedConv2D
+from tfar.models.base import AutoregressiveModel
+from tfar.models.pixelcnn import check_image_shape
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class _PixelRNN(AutoregressiveModel):
+    """Shared body of the PixelRNN models; subclasses choose the LSTM layer."""
+
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+                 kernel_size=7, num_classes=None, **kwargs):
+        image_shape = check_image_shape(image_shape)
+        super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
+        colors = image_shape[2]
+        units = _positive_int("units", units)
+        if units % colors:
+            raise ValueError(f"units={units} must be divisible by the number of channels {colors}")
+        self.image_shape = image_shape
+        self.units = units
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.output_filters = _positive_int("output_filters", output_filters)
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        stream = 2 * units
+        self.input_conv = MaskedConv2D(stream, kernel_size, "A", colors, name="input_conv")
+        self.recurrent_layers = [self._make_lstm(units, colors, f"lstm{i}") for i in range(self.num_layers)]
+        self.up_convs = [MaskedConv2D(stream, 1, "B", colors, name=f"lstm{i}_up") for i in range(self.num_layers)]
+        self.class_biases = None
+        if num_classes is not None:
+            self.class_biases = [
+                keras.layers.Embedding(num_classes, stream, name=f"lstm{i}_class_bias") for i in range(self.num_layers)
+            ]
+        self.output_hidden = MaskedConv2D(self.output_filters, 1, "B", colors, name="output_hidden")
+        self.output_conv = MaskedConv2D(colors * self.head.params_per_value, 1, "B", colors, name="output_conv")
+
+    def _make_lstm(self, units, colors, name):
+        raise NotImplementedError
+
+    def network(self, h, condition=None, training=None):
+        h = self.input_conv(h)
+        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
+            inputs = h
+            if self.class_biases is not None:
+                inputs = h + tf.cast(self.class_biases[i](condition), h.dtype)[:, None, None, :]
+            h = h + up(lstm(inputs))
+        return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=list(self.image_shape), num_levels=self.num_levels, units=self.units,
+            num_layers=self.num_layers, output_filters=self.output_filters, kernel_size=self.kernel_size,
+            num_classes=self.num_classes,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class RowLSTM(_PixelRNN):
+    """PixelRNN with Row LSTM layers (sec. 3.1).
+
+    Args:
+      image_shape: (H, W, C), C = 1 (grey) or 3 (RGB).
+      num_levels: values per sub-pixel (256; 2 gives a Bernoulli head).
+      units: LSTM state width h (divisible by C); the residual stream is 2h wide.
+      num_layers: number of Row LSTM layers.
+      output_filters: width of the hidden 1x1 output layer.
+      kernel_size: size of the first (mask "A") convolution.
+      lstm_kernel_size: width k of the Row LSTM's 1 x k convolutions.
+      num_classes: condition on this many labels, or None.
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+                 kernel_size=7, lstm_kernel_size=3, num_classes=None, **kwargs):
+        if (isinstance(lstm_kernel_size, bool) or not isinstance(lstm_kernel_size, int) or lstm_kernel_size < 1
+                or lstm_kernel_size % 2 == 0):
+            raise ValueError(f"lstm_kernel_size must be an odd positive int, got {lstm_kernel_size!r}")
+        self.lstm_kernel_size = int(lstm_kernel_size)
+        super().__init__(image_shape=image_shape, num_levels=num_levels, units=units, num_layers=num_layers,
+                         output_filters=output_filters, kernel_size=kernel_size, num_classes=num_classes, **kwargs)
+
+    def _make_lstm(self, units, colors, name):
+        return row_lstm_layer.RowLSTM(units, self.lstm_kernel_size, colors, name=name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(lstm_kernel_size=self.lstm_kernel_size)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class DiagonalBiLSTM(_PixelRNN):
+    """PixelRNN with Diagonal BiLSTM layers (sec. 3.2); sees every earlier pixel.
+
+    Args:
+      image_shape: (H, W, C), C = 1 (grey) or 3 (RGB).
+      num_levels: values per sub-pixel (256; 2 gives a Bernoulli head).
+      units: LSTM state width h per direction (divisible by C); the residual stream is 2h wide.
+      num_layers: number of Diagonal BiLSTM layers.
+      output_filters: width of the hidden 1x1 output layer.
+      kernel_size: size of the first (mask "A") convolution.
+      num_classes: condition on this many labels, or None.
+    """
+
+    def _make_lstm(self, units, colors, name):
+        return diagonal_bilstm_layer.DiagonalBiLSTM(units, colors, name=name)

@@ -1,0 +1,403 @@
+"""WaveNet (van den Oord et al. 2016, "WaveNet: A Generative Model for Raw Audio", arXiv:1609.03499).
+
+    codes x [B, T] -> one-hot, shifted right by one sample (position t holds x[t-1])
+      -> 1x1 input projection to ``residual_channels``
+      -> num_stacks x layers_per_stack gated residual layers, dilations 1, 2, ..., 2^(L-1):
+             z = CausalDilatedConv1D(x) [+ V_f,g h_label] [+ W_f,g y_local]
+             o = tanh(z_f) * sigmoid(z_g)                     (eq. 2; eq. 3 / sec. 2.5 conditioning)
+             skip += 1x1(o);  x = x + 1x1(o)                  (residual and skip connections, sec. 2.4)
+      -> ReLU, 1x1, ReLU, 1x1 -> ``num_levels``-way softmax over mu-law codes (sec. 2.2)
+
+Receptive field: output t depends on exactly the ``receptive_field`` previous samples
+x[t - R], ..., x[t - 1] with R = (kernel_size - 1) * sum(dilations) + 1 (the shifted
+input counts one sample, every dilated layer adds (kernel_size - 1) * dilation).
+
+Global conditioning: ``condition`` = class ids [B] (``num_classes``), embedded into every
+layer's filter and gate. Local conditioning: ``features=`` float frames [B, F, C] with
+C = ``local_condition_channels``; transposed convolutions (kernel = stride = each of
+``upsample_factors``, hop = their product) repeat frame j over samples
+[j*hop, (j+1)*hop) and a 1x1 projection adds it in every layer. Look-ahead: the
+output for sample t sees frame floor(t / hop), i.e. features of up to hop - 1 later
+samples (``look_ahead``); frame j never influences samples before j*hop.
+
+Fast generation (Paine et al. 2016, "Fast WaveNet"): ``step`` keeps, for every layer,
+a queue of its last (kernel_size - 1) * dilation inputs and reads one tap every
+``dilation`` entries, so one step costs O(layers) convolutions. The state is a plain
+nested dict of tensors passed in and out (nothing is mutated).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
+from tfar.models import checks
+from tfar.models.base import AutoregressiveModel
+
+OUTPUTS = ("categorical", "logistic_mixture")
+
+
+def _positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class WaveNet(AutoregressiveModel):
+    """WaveNet over mu-law codes with optional global (class) and local (frame) conditioning.
+
+    Args:
+      num_stacks: repetitions of the dilation cycle.
+      layers_per_stack: layers per cycle, dilations 1, 2, ..., 2^(layers_per_stack - 1).
+      residual_channels: width of the residual stream.
+      dilation_channels: width of each gated activation.
+      skip_channels: width of the skip sum and of the hidden output layer.
+      kernel_size: taps of every dilated convolution (>= 2).
+      num_levels: mu-law classes (256).
+      output: "categorical" (softmax); "logistic_mixture" is not implemented.
+      num_classes: number of global condition ids, or None.
+      local_condition_channels: channels C of local feature frames, or None.
+      upsample_factors: transposed-convolution strides; their product is the hop.
+    """
+
+    def __init__(self, num_stacks=2, layers_per_stack=10, residual_channels=32, dilation_channels=32,
+                 skip_channels=64, kernel_size=2, num_levels=256, output="categorical", num_classes=None,
+                 local_condition_channels=None, upsample_factors=None, **kwargs):
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if output == "logistic_mixture":
+            raise NotImplementedError(
+                "WaveNet(output='logistic_mixture') is not implemented yet; use output='categorical'"
+            )
+        super().__init__(event_shape=(None,), num_levels=num_levels, num_classes=num_classes, **kwargs)
+        self.num_stacks = _positive_int("num_stacks", num_stacks)
+        self.layers_per_stack = _positive_int("layers_per_stack", layers_per_stack)
+        self.residual_channels = _positive_int("residual_channels", residual_channels)
+        self.dilation_channels = _positive_int("dilation_channels", dilation_channels)
+        self.skip_channels = _positive_int("skip_channels", skip_channels)
+        self.kernel_size = _positive_int("kernel_size", kernel_size, minimum=2)
+        self.output_type = output
+        self.local_condition_channels = None
+        self.upsample_factors = None
+        if local_condition_channels is not None:
+            self.local_condition_channels = _positive_int("local_condition_channels", local_condition_channels)
+            if not upsample_factors or not isinstance(upsample_factors, (list, tuple)):
+                raise ValueError(
+                    f"upsample_factors must be a non-empty list of positive ints with local conditioning, "
+                    f"got {upsample_factors!r}"
+                )
+            self.upsample_factors = [_positive_int("upsample_factors entry", f) for f in upsample_factors]
+        elif upsample_factors is not None:
+            raise ValueError(f"upsample_factors={upsample_factors!r} needs local_condition_channels")
+
+        self.dilations = [2**i for _ in range(self.num_stacks) for i in range(self.layers_per_stack)]
+        gates = 2 * self.dilation_channels
+        self.input_projection = keras.layers.Dense(self.residual_channels, name="input_projection")
+        self.dilated = [
+            CausalDilatedConv1D(gates, self.kernel_size, d, name=f"layer{i}_dilated")
+            for i, d in enumerate(self.dilations)
+        ]
+        self.skip_projections = [
+            keras.layers.Dense(self.skip_channels, name=f"layer{i}_skip") for i in range(len(self.dilations))
+        ]
+        # the last layer's residual output would feed nothing
+        self.residual_projections = [
+            keras.layers.Dense(self.residual_channels, name=f"layer{i}_residual")
+            for i in range(len(self.dilations) - 1)
+        ]
+        self.label_projections = None
+        if self.num_classes is not None:
+            self.label_projections = [
+                keras.layers.Embedding(self.num_classes, gates, name=f"layer{i}_label")
+                for i in range(len(self.dilations))
+            ]
+        self.upsample = self.local_projections = None
+        if self.local_condition_channels is not None:
+            self.upsample = [
+                keras.layers.Conv1DTranspose(self.local_condition_channels, f, strides=f, name=f"upsample{i}")
+                for i, f in enumerate(self.upsample_factors)
+            ]
+            self.local_projections = [
+                keras.layers.Dense(gates, use_bias=False, name=f"layer{i}_local") for i in range(len(self.dilations))
+            ]
+        self.output_hidden = keras.layers.Dense(self.skip_channels, name="output_hidden")
+        self.output_logits = keras.layers.Dense(self.head.params_per_value, name="output_logits")
+
+    # ------------------------------------------------------------- properties
+    @property
+    def receptive_field(self):
+        """Previous samples each output depends on: (kernel_size - 1) * sum(dilations) + 1."""
+        return (self.kernel_size - 1) * sum(self.dilations) + 1
+
+    @property
+    def hop(self):
+        """Samples per local feature frame (product of ``upsample_factors``), or None."""
+        return None if self.upsample_factors is None else int(np.prod(self.upsample_factors))
+
+    @property
+    def look_ahead(self):
+        """Future samples whose feature frame an output may see: hop - 1 (0 without local features)."""
+        return 0 if self.hop is None else self.hop - 1
+
+    def num_positions(self, length=None):
+        if length is None:
+            raise ValueError("WaveNet generates audio of any length: pass length= (number of samples)")
+        return _positive_int("length", length)
+
+    # ---------------------------------------------------------------- network
+    def embed_input(self, x):
+        """Codes [B, T] -> one-hot [B, T, num_levels] in the compute dtype."""
+        return tf.one_hot(tf.cast(x, tf.int32), self.num_levels, dtype=self.compute_dtype)
+
+    @staticmethod
+    def _split_condition(condition):
+        if isinstance(condition, dict):
+            return condition.get("labels"), condition.get("features")
+        return condition, None
+
+    def upsample_features(self, features):
+        """Frames [B, F, C] -> per-sample features [B, F * hop, C] (compute dtype)."""
+        u = tf.cast(features, self.compute_dtype)
+        for layer in self.upsample:
+            u = layer(u)
+        return u
+
+    def _gate(self, i, z, labels, local):
+        if self.label_projections is not None:
+            emb = self.label_projections[i](labels)
+            z = z + (emb[:, None, :] if len(z.shape) == 3 else emb)
+        if local is not None:
+            z = z + self.local_projections[i](local)
+        f, g = tf.split(z, 2, axis=-1)
+        return tf.tanh(f) * tf.sigmoid(g)
+
+    def _output(self, skip):
+        return self.output_logits(tf.nn.relu(self.output_hidden(tf.nn.relu(skip))))
+
+    def network(self, h, condition=None, training=None):
+        """One-hot input [B, T, L] -> logits [B, T, L]; ``condition`` labels or dict(labels, features)."""
+        labels, features = self._split_condition(condition)
+        local = None
+        if self.local_condition_channels is not None:
+            if features is None:
+                raise ValueError("this WaveNet is locally conditioned: pass features= [batch, frames, channels]")
+            local = self.upsample_features(features)[:, : tf.shape(h)[1]]
+        h = tf.pad(h, [[0, 0], [1, 0], [0, 0]])[:, :-1]  # position t holds x[t - 1]
+        x = self.input_projection(h)
+        skip = 0.0
+        for i, conv in enumerate(self.dilated):
+            out = self._gate(i, conv(x), labels, local)
+            skip = skip + self.skip_projections[i](out)
+            if i < len(self.residual_projections):
+                x = x + self.residual_projections[i](out)
+        return self._output(skip)
+
+    def call(self, x, condition=None, training=None, features=None):
+        """Logits [B, T, num_levels] (float32); ``features`` [B, F, C] for a locally conditioned model."""
+        if features is not None:
+            condition = {"labels": condition, "features": features}
+        return tf.cast(self.network(self.embed_input(x), condition, training=training), tf.float32)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        length = 16 if self.hop is None else 2 * self.hop
+        labels = None if self.num_classes is None else tf.zeros([1], tf.int32)
+        features = None
+        if self.local_condition_channels is not None:
+            features = tf.zeros([1, length // self.hop, self.local_condition_channels])
+        self.call(tf.zeros([1, length], tf.int32), condition=labels, features=features)
+        self.built = True
+
+    # ------------------------------------------------------------- likelihood
+    def _check_features(self, features, batch, length):
+        if self.local_condition_channels is None:
+            if features is not None:
+                raise ValueError("this WaveNet has no local conditioning (local_condition_channels=None); got features")
+            return None
+        if features is None:
+            raise ValueError("this WaveNet is locally conditioned: pass features= float [batch, frames, channels]")
+        if not isinstance(features, (tf.Tensor, tf.Variable)):
+            features = np.asarray(features)
+        shape = tuple(features.shape)
+        if not tf.as_dtype(features.dtype).is_floating or len(shape) != 3:
+            raise ValueError(f"features must be float [batch, frames, channels], got {features.dtype} of shape {shape}")
+        if shape[2] != self.local_condition_channels:
+            raise ValueError(f"features have {shape[2]} channels; expected {self.local_condition_channels}")
+        if batch is not None and shape[0] != batch:
+            raise ValueError(f"features have batch {shape[0]}, expected {batch}")
+        if length is not None and shape[1] * self.hop < length:
+            raise ValueError(
+                f"{shape[1]} feature frames cover {shape[1] * self.hop} samples (hop={self.hop}); need {length}"
+            )
+        return tf.cast(features, tf.float32)
+
+    def log_prob(self, x, condition=None, training=False, features=None):
+        """log p(x) in nats, float32 [batch]; codes x [batch, T] (+ features for local conditioning)."""
+        x, condition = self._check(x, condition)
+        features = self._check_features(features, x.shape[0], x.shape[1])
+        if features is not None:
+            condition = {"labels": condition, "features": features}
+        return self._log_prob(x, condition, training=training)
+
+    def bits_per_dim(self, x, condition=None, features=None):
+        x, _ = self._check(x, condition)
+        return -self.log_prob(x, condition, features=features) / (float(x.shape[1]) * np.log(2.0))
+
+    def _unpack(self, data):
+        """Datasets yield x, (x, labels), and with local conditioning (x, features) or (x, dict(labels, features))."""
+        x, condition = super()._unpack(data)
+        if self.local_condition_channels is not None and condition is not None and not isinstance(condition, dict):
+            condition = {"labels": None, "features": condition}
+        return x, condition
+
+    def _checked_input(self, x, y):
+        if self.local_condition_channels is None or not isinstance(x, tf.data.Dataset):
+            return super()._checked_input(x, y)
+        spec = x.element_spec
+        x_spec = spec[0] if isinstance(spec, tuple) else spec
+        if not isinstance(spec, tuple) or len(spec) < 2 or not x_spec.dtype.is_integer:
+            raise ValueError("a locally conditioned WaveNet trains on a dataset of (int codes [B, T], features)")
+        levels = self.num_levels
+
+        def check(codes, *rest):
+            asserts = [
+                tf.debugging.assert_greater_equal(codes, tf.cast(0, codes.dtype), message=checks._TAG + f"x has a value < 0; expected levels in [0, {levels})"),
+                tf.debugging.assert_less(codes, tf.cast(levels, codes.dtype), message=checks._TAG + f"x has a value >= {levels}; expected levels in [0, {levels})"),
+            ]
+            with tf.control_dependencies(asserts):
+                return (tf.identity(codes), *rest)
+
+        return x.map(check), None
+
+    # --------------------------------------------------------------- sampling
+    def _queue_length(self, i):
+        return (self.kernel_size - 1) * self.dilations[i]
+
+    def initial_state(self, batch_size, condition=None):
+        """Empty queues (the zero padding before t = 0), position 0, and the conditioning."""
+        labels, features = self._split_condition(condition)
+        state = {
+            "position": tf.zeros([], tf.int32),
+            "queues": {
+                f"layer{i}": tf.zeros([batch_size, self._queue_length(i), self.residual_channels], self.compute_dtype)
+                for i in range(len(self.dilations))
+            },
+        }
+        if self.num_classes is not None:
+            if labels is None:
+                raise ValueError(f"this WaveNet conditions on {self.num_classes} classes: pass condition= labels")
+            state["labels"] = tf.cast(labels, tf.int32)
+        if self.local_condition_channels is not None:
+            if features is None:
+                raise ValueError("this WaveNet is locally conditioned: pass condition=dict(features=...)")
+            state["features"] = self.upsample_features(features)
+        return state
+
+    def step(self, x_prev, state):
+        """Feed x[t-1] (ignored at t = 0), return logits [B, L] for position t and the new state."""
+        position = state["position"]
+        h = tf.one_hot(tf.cast(x_prev, tf.int32), self.num_levels, dtype=self.compute_dtype)
+        h = h * tf.cast(position > 0, self.compute_dtype)
+        x = self.input_projection(h)
+        local = None
+        if "features" in state:
+            frames = state["features"]
+            local = tf.gather(frames, tf.minimum(position, tf.shape(frames)[1] - 1), axis=1)
+        queues, skip = {}, 0.0
+        for i, conv in enumerate(self.dilated):
+            name, d = f"layer{i}", self.dilations[i]
+            queue = state["queues"][name]
+            taps = tf.concat([queue[:, ::d], x[:, None, :]], axis=1)
+            queues[name] = tf.concat([queue[:, 1:], x[:, None, :]], axis=1)
+            out = self._gate(i, conv.step(taps), state.get("labels"), local)
+            skip = skip + self.skip_projections[i](out)
+            if i < len(self.residual_projections):
+                x = x + self.residual_projections[i](out)
+        logits = tf.cast(self._output(skip), tf.float32)
+        return logits, dict(state, queues=queues, position=position + 1)
+
+    def _check_prefix(self, prefix, num_samples):
+        """Audio prompt: codes [B, T0] kept exactly at the start of every sample."""
+        prefix = checks.check_events(prefix, (None,), self.num_levels, name="prefix")
+        if prefix.shape[0] != num_samples:
+            raise ValueError(f"prefix has {prefix.shape[0]} examples but num_samples={num_samples}")
+        return prefix
+
+    def sample(self, num_samples, *, condition=None, seed=None, temperature=1.0, prefix=None, length=None,
+               method="fast", features=None):
+        """Draw int32 codes [num_samples, length]; ``prefix`` [B, T0] is a prompt kept exactly.
+
+        ``features`` [B, F, C] (F * hop >= length) for a locally conditioned model.
+        """
+        length = self.num_positions(length)
+        if prefix is not None and np.shape(prefix)[-1] > length:
+            raise ValueError(f"prefix has {np.shape(prefix)[-1]} samples but length={length}")
+        if self.local_condition_channels is None:
+            self._check_features(features, None, None)
+            return super().sample(num_samples, condition=condition, seed=seed, temperature=temperature,
+                                  prefix=prefix, length=length, method=method)
+        return self._sample_local(num_samples, condition, features, seed, temperature, prefix, length, method)
+
+    def _sample_local(self, num_samples, condition, features, seed, temperature, prefix, length, method):
+        """The base sampler's loop, with local features carried in the state / passed to the network."""
+        from tfar.models.base import METHODS
+        from tfar.sampling import position_seed  # sampling sits above models
+
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        labels = checks.check_condition(condition, self.num_classes, num_samples)
+        features = self._check_features(features, num_samples, length)
+        prefix = tf.zeros([num_samples, 0], tf.int32) if prefix is None else self._check_prefix(prefix, num_samples)
+        prefix_len = int(prefix.shape[1])
+        seed = self._seed(seed)
+        temperature = float(temperature)
+
+        if method == "fast":
+
+            @tf.function
+            def run(features, labels):
+                state = self.initial_state(num_samples, {"labels": labels, "features": features})
+                x = tf.zeros([num_samples], tf.int32)
+                out = tf.TensorArray(tf.int32, size=length)
+                for t in tf.range(length):
+                    params, state = self.step(x, state)
+                    sampled = self.head.sample(params, position_seed(seed, t), temperature)
+                    if prefix_len:
+                        x = tf.where(t < prefix_len, prefix[:, tf.minimum(t, prefix_len - 1)], sampled)
+                    else:
+                        x = sampled
+                    out = out.write(t, x)
+                return tf.transpose(out.stack())
+
+            return run(features, labels)
+
+        @tf.function(reduce_retracing=True)
+        def params_at(canvas, t):
+            return self(canvas, condition=labels, features=features)[:, t]
+
+        canvas = np.zeros([num_samples, length], np.int32)
+        for t in range(length):
+            if t < prefix_len:
+                canvas[:, t] = prefix[:, t].numpy()
+            else:
+                params = params_at(tf.constant(canvas), tf.constant(t))
+                canvas[:, t] = self.head.sample(params, position_seed(seed, t), temperature).numpy()
+        return tf.constant(canvas)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_stacks=self.num_stacks, layers_per_stack=self.layers_per_stack,
+            residual_channels=self.residual_channels, dilation_channels=self.dilation_channels,
+            skip_channels=self.skip_channels, kernel_size=self.kernel_size, num_levels=self.num_levels,
+            output=self.output_type, num_classes=self.num_classes,
+            local_condition_channels=self.local_condition_channels,
+            upsample_factors=None if self.upsample_factors is None else list(self.upsample_factors),
+        )
+        return config

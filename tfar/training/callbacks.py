@@ -1,0 +1,150 @@
+"""Training callbacks: sample grids per epoch and the standard set for a run folder.
+
+``make_callbacks(run_dir)`` gives checkpoints (last + best weights), a
+``BackupAndRestore`` so that rerunning an interrupted training resumes at the last
+finished epoch, TensorBoard logs, a sample grid per epoch and a CSV history. The
+folder layout is described in :mod:`tfar.training.run`.
+"""
+
+import csv
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfar import visualize
+from tfar.training import run as run_lib
+
+
+def sample_conditions(num_samples, num_classes, label=None):
+    """Labels for a sample grid and the number of columns.
+
+    Unconditional: (None, ceil(sqrt(num_samples))). With ``label``: ``num_samples`` copies of it.
+    Otherwise one row per class with ceil(num_samples / num_classes) samples each.
+    """
+    if num_classes is None:
+        if label is not None:
+            raise ValueError(f"label={label!r} given but the model is unconditional")
+        return None, math.ceil(math.sqrt(num_samples))
+    if label is not None:
+        if not 0 <= int(label) < num_classes:
+            raise ValueError(f"label must be in [0, {num_classes}), got {label!r}")
+        return np.full([num_samples], int(label), np.int32), math.ceil(math.sqrt(num_samples))
+    per_class = max(1, math.ceil(num_samples / num_classes))
+    return np.repeat(np.arange(num_classes, dtype=np.int32), per_class), per_class
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Write ``run_dir/samples/epoch_NNN.png`` (and a TensorBoard image) every ``every`` epochs.
+
+    NNN is the 1-based epoch number. A class-conditional model gets one row per
+    class. The same ``seed`` is used every time so grids of successive epochs are
+    directly comparable.
+
+    Args:
+      run_dir: the run folder.
+      num_samples: samples per grid (conditional: per grid, split evenly over classes).
+      every: write a grid after every ``every``-th epoch.
+      seed: sampling seed.
+      temperature: sampling temperature.
+      method: "fast" or "naive" (see ``AutoregressiveModel.sample``).
+      log_dir: TensorBoard folder for the images (default run_dir/logs/samples).
+      tensorboard: whether to log the grid image to TensorBoard.
+    """
+
+    def __init__(self, run_dir, num_samples=16, every=1, seed=0, temperature=1.0, method="fast",
+                 log_dir=None, tensorboard=True):
+        super().__init__()
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.run_dir = os.fspath(run_dir)
+        self.num_samples = num_samples
+        self.every = every
+        self.seed = seed
+        self.temperature = temperature
+        self.method = method
+        self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
+        self.tensorboard = tensorboard
+        self._writer = None
+
+    def path_for(self, epoch):
+        """PNG path for the 0-based keras ``epoch``."""
+        return os.path.join(self.run_dir, run_lib.SAMPLES, f"epoch_{epoch + 1:03d}.png")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        model = self.model
+        condition, ncols = sample_conditions(self.num_samples, model.num_classes)
+        num = self.num_samples if condition is None else len(condition)
+        samples = model.sample(num, condition=condition, seed=self.seed, temperature=self.temperature,
+                               method=self.method)
+        grid = visualize.image_grid(np.asarray(samples), model.num_levels, ncols=ncols)
+        visualize.save_png(self.path_for(epoch), grid)
+        if self.tensorboard:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(self.log_dir)
+            with self._writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch + 1)
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _best_so_far(history_path, monitor):
+    """Lowest ``monitor`` value in an existing history CSV, or None."""
+    if not os.path.isfile(history_path):
+        return None
+    values = []
+    with open(history_path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                values.append(float(row[monitor]))
+            except (KeyError, TypeError, ValueError):
+                continue
+    values = [v for v in values if math.isfinite(v)]
+    return min(values) if values else None
+
+
+def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, seed=0, samples=True,
+                   tensorboard=True):
+    """The standard callbacks of a run folder, in the order they should run.
+
+    [ModelCheckpoint(last), ModelCheckpoint(best by ``monitor``), TensorBoard,
+    SampleGrid, CSVLogger, BackupAndRestore]. The backup is kept after training ends,
+    so rerunning with a larger number of epochs continues the run instead of
+    restarting it. ``monitor`` is "val_loss" with validation data, else "loss".
+    """
+    run_dir = os.fspath(run_dir)
+    os.makedirs(os.path.join(run_dir, run_lib.CHECKPOINTS), exist_ok=True)
+    history = os.path.join(run_dir, run_lib.HISTORY)
+    best = keras.callbacks.ModelCheckpoint(
+        run_lib.weights_path(run_dir, "best"), monitor=monitor, mode="min", save_best_only=True,
+        save_weights_only=True, verbose=0,
+    )
+    previous_best = _best_so_far(history, monitor)
+    if previous_best is not None:  # resuming: only a better epoch replaces the best weights
+        best.best = previous_best
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(run_lib.weights_path(run_dir, "last"), save_weights_only=True, verbose=0),
+        best,
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, run_lib.LOGS), write_graph=False))
+    if samples:
+        callbacks.append(SampleGrid(run_dir, num_samples=num_samples, every=sample_every, seed=seed,
+                                    tensorboard=tensorboard))
+    callbacks.append(keras.callbacks.CSVLogger(history, append=True))
+    # Last: the backup is only written once everything else for the epoch is on disk.
+    callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(run_dir, run_lib.BACKUP), delete_checkpoint=False))
+    return callbacks
+
+
+__all__ = ["SampleGrid", "make_callbacks", "sample_conditions"]
