@@ -1,1 +1,12 @@
+"""tf.data + TFDS pipelines for tfar: image datasets (and audio, when present)."""
 
+from tfar.data.images import DATASETS, dataset_info, load
+
+__all__ = ["DATASETS", "dataset_info", "load"]
+
+try:
+    from tfar.data.audio import audio_dataset, mu_law_decode, mu_law_encode
+except ImportError:
+    pass
+else:
+    __all__ += ["audio_dataset", "mu_law_decode", "mu_law_encode"]

@@ -1,0 +1,75 @@
+import hashlib
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+import tfar
+from tfar import zoo
+
+
+def test_list_and_info():
+    names = zoo.list()
+    assert "pixelcnn" in names and names == sorted(names)
+    assert zoo.list("pixel*") == [n for n in names if n.startswith("pixel")]
+    record = zoo.info("pixelcnn")
+    assert record["class"] == "PixelCNN" and record["config"]["image_shape"] == [28, 28, 1]
+
+
+@pytest.mark.parametrize("name", ["nope", None, "PixelCNN"])
+def test_unknown_name_lists_the_zoo(name):
+    with pytest.raises(ValueError, match="Unknown model .*pixelcnn"):
+        zoo.load(name)
+
+
+@pytest.mark.parametrize("name", zoo.list())
+def test_every_entry_builds_with_its_config(name):
+    """One test over the whole registry: each entry builds and its config round-trips."""
+    model = zoo.load(name, pretrained=False)
+    config = zoo.info(name)["config"]
+    got = model.get_config()
+    for key, value in config.items():
+        assert got[key] == value or list(np.atleast_1d(got[key])) == list(np.atleast_1d(value)), key
+
+
+def test_unknown_override_is_rejected():
+    with pytest.raises(ValueError, match="unknown config overrides \\['filterz'\\]"):
+        zoo.load("pixelcnn", pretrained=False, filterz=3)
+
+
+def _fake_zoo(tmp_path, monkeypatch, corrupt):
+    root = tmp_path / "entries"
+    entry = root / "tiny"
+    entry.mkdir(parents=True)
+    model = tfar.models.PixelCNN(image_shape=(4, 4, 1), num_levels=4, filters=4, num_residual_blocks=1, output_filters=4)
+    model.build()
+    weights = entry / "tiny.weights.h5"
+    model.save_weights(weights)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if corrupt:
+        data = bytearray(weights.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    record = {"name": "tiny", "class": "PixelCNN", "dataset": "none", "metrics": {},
+              "config": dict(image_shape=[4, 4, 1], num_levels=4, filters=4, num_residual_blocks=1, output_filters=4),
+              "weights": weights.name, "weights_sha256": digest}
+    (entry / "config.json").write_text(json.dumps(record))
+    monkeypatch.setattr(zoo, "_root", lambda: pathlib.Path(root))
+    return model
+
+
+def test_pretrained_weights_load_and_are_checked(tmp_path, monkeypatch):
+    model = _fake_zoo(tmp_path, monkeypatch, corrupt=False)
+    loaded = zoo.load("tiny")
+    x = np.random.default_rng(0).integers(0, 4, (2, 4, 4, 1))
+    np.testing.assert_allclose(loaded.log_prob(x), model.log_prob(x), atol=1e-6)
+    with pytest.raises(ValueError, match="change the architecture"):
+        zoo.load("tiny", filters=8)
+
+
+def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
+    _fake_zoo(tmp_path, monkeypatch, corrupt=True)
+    with pytest.raises(ValueError, match="corrupted"):
+        zoo.load("tiny")

@@ -1,0 +1,87 @@
+"""Gated ResNet block of PixelCNN++ (Salimans et al. 2017, arXiv:1701.05517, sec. 2.4, Fig. 2;
+gating of van den Oord et al. 2016, arXiv:1606.05328, eq. 2):
+
+    c = conv(concat_elu(x)) [+ nin(concat_elu(a))]          (a: auxiliary / skip input)
+    c = conv2(dropout(concat_elu(c))) [+ W y]               (y: one-hot class label)
+    out = x + c_1 * sigmoid(c_2),  (c_1, c_2) = split(c)
+
+``concat_elu(x) = elu([x, -x])``. Both convolutions are :class:`ShiftedConv2D` with the same
+shift, so the block keeps the causal footprint of its input stream.
+"""
+
+import keras
+from keras import ops
+
+from tfar.layers.shifted_conv2d import ShiftedConv2D, check_shift_args
+
+
+def concat_elu(x):
+    """ELU of [x, -x] along channels (doubles the channel count)."""
+    return ops.elu(ops.concatenate([x, -x], axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class GatedResNet(keras.layers.Layer):
+    """Residual block with concat_elu, dropout and a sigmoid gate; input and output have ``filters`` channels.
+
+    Args:
+      filters: channels of the residual stream.
+      kernel_size: kernel of both shifted convolutions.
+      shift: "down" (vertical stream) or "down_right" (horizontal stream).
+      dropout_p: dropout rate before the second convolution, in [0, 1).
+      auxiliary: whether ``call`` receives an auxiliary input ``a`` (projected by a 1x1 layer).
+      num_classes: condition on one-hot labels of this many classes, or None.
+    """
+
+    def __init__(self, filters, kernel_size=(2, 3), shift="down", dropout_p=0.5, auxiliary=False,
+                 num_classes=None, **kwargs):
+        super().__init__(**kwargs)
+        filters, kernel_size, _ = check_shift_args(filters, kernel_size, shift, 1)
+        if not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
+            raise ValueError(f"dropout_p must be a float in [0, 1), got {dropout_p!r}")
+        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+            raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}")
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.shift = shift
+        self.dropout_p = float(dropout_p)
+        self.auxiliary = bool(auxiliary)
+        self.num_classes = num_classes
+        self.conv_in = ShiftedConv2D(filters, kernel_size, shift, name="conv_in")
+        self.aux_proj = keras.layers.Dense(filters, name="aux_proj") if self.auxiliary else None
+        self.dropout = keras.layers.Dropout(self.dropout_p)
+        self.conv_out = ShiftedConv2D(2 * filters, kernel_size, shift, name="conv_out")
+        self.class_proj = (
+            keras.layers.Dense(2 * filters, use_bias=False, name="class_proj") if num_classes is not None else None
+        )
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.filters:
+            raise ValueError(f"{self.name}: input has {input_shape[-1]} channels, expected filters={self.filters}")
+
+    def call(self, x, a=None, condition=None, training=None):
+        """``x`` [B, H, W, filters]; ``a`` [B, H, W, *] if auxiliary; ``condition`` one-hot [B, num_classes]."""
+        if (a is None) == self.auxiliary:
+            raise ValueError(f"{self.name}: auxiliary={self.auxiliary} but a={'None' if a is None else 'a tensor'}")
+        if (condition is None) != (self.num_classes is None):
+            raise ValueError(f"{self.name}: num_classes={self.num_classes} but condition is "
+                             f"{'None' if condition is None else 'given'}")
+        c = self.conv_in(concat_elu(x))
+        if a is not None:
+            c = c + self.aux_proj(concat_elu(a))
+        c = self.conv_out(self.dropout(concat_elu(c), training=training))
+        if condition is not None:
+            c = c + ops.cast(self.class_proj(condition), c.dtype)[:, None, None, :]
+        value, gate = ops.split(c, 2, axis=-1)
+        return x + value * ops.sigmoid(gate)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, dropout_p=self.dropout_p,
+            auxiliary=self.auxiliary, num_classes=self.num_classes,
+        )
+        return config
