@@ -6,7 +6,7 @@ from scipy import stats
 
 import tfar
 from tfar.models import PixelCNN
-from tfar.testing import all_events, assert_causal, earlier_pixels_seen, total_probability
+from tfar.testing import all_events, assert_causal, earlier_pixels_seen, max_step_error, total_probability
 
 
 def tiny(shape=(5, 5, 1), levels=4, **kw):
@@ -56,6 +56,16 @@ def test_seeded_samples_reproduce_and_fast_equals_naive():
     np.testing.assert_array_equal(a, c)
     assert not np.array_equal(a, d)
     assert a.numpy().min() >= 0 and a.numpy().max() < 8
+
+
+@pytest.mark.parametrize("shape,kernel", [((9, 11, 1), 5), ((6, 7, 3), 3)])
+def test_windowed_step_equals_the_full_network(shape, kernel):
+    """The fast step runs on a window around the pixel; it must equal the full pass."""
+    model = PixelCNN(image_shape=shape, num_levels=8, filters=2 * shape[-1] * 2, num_residual_blocks=1,
+                     output_filters=6, kernel_size=kernel, num_classes=2)
+    above, left, right = model.sampling_window
+    assert above + 1 < shape[0] and left + right + 1 < shape[1] + 4  # a real window, not the whole image
+    assert max_step_error(model, condition=1) < 1e-5
 
 
 def test_empirical_frequencies_match_log_prob():

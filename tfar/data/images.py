@@ -272,7 +272,7 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
 
     if info["local_builder"] is not None:
         local = builders.BUILDERS[name](data_dir=data_dir)
-        if local.is_prepared():
+        if os.path.isfile(os.path.join(local.data_dir, "dataset_info.json")) and local.is_prepared():
             logger.info("tfar.data: %s from tfar's prepared TFDS dataset in %s", name, local.data_dir)
             return _from_builder(local, split, shuffle, seed, info)
         files_dir = _local_files_dir(name, manual_dir)
@@ -334,7 +334,9 @@ def _prepare_local(builder, files_dir):
 
 def _from_builder(builder, split, shuffle, seed, info):
     read_config = tfds.ReadConfig(shuffle_seed=seed)
-    ds = builder.as_dataset(split=split, shuffle_files=shuffle, read_config=read_config)
+    # tfar's builders keep the original order (disable_shuffling); load() shuffles examples itself.
+    shuffle_files = shuffle and not builder.info.disable_shuffling
+    ds = builder.as_dataset(split=split, shuffle_files=shuffle_files, read_config=read_config)
     has_labels = info["num_classes"] is not None
 
     def to_pair(example):

@@ -17,6 +17,14 @@ zeros) before the two are added, so the sum depends on every earlier pixel and n
 
 Colour groups follow :mod:`tfar.layers.row_lstm`: gate maps are colour-major and the
 state is ``[R | G | B]``; only the input-to-state convolution is masked.
+
+Context completion (tfar): when the input map comes from a mask-"A" convolution, no
+feature of row ``i - 1`` carries the last pixel of that row, so with the two directions
+above the output at ``(i, j)`` never sees pixel ``(i - 1, W - 1)`` unless it lies inside
+the first convolution's window. ``call(inputs, row_inputs=...)`` closes this gap: the
+optional ``row_inputs`` (e.g. the image itself) feed only the right-to-left direction,
+through an unmasked 1 x 1 convolution. That is causal because this direction's output
+is shifted down one row: row ``i`` receives it from row ``i - 1`` alone.
 """
 
 import keras
@@ -62,7 +70,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
 
-    def build(self, input_shape):
+    def build(self, inputs_shape, row_inputs_shape=None):
+        input_shape = inputs_shape
         if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
             raise ValueError(
                 f"{self.name}: expected a [batch, height, width, channels] input with static height and width, "
@@ -88,12 +97,23 @@ class DiagonalBiLSTM(keras.layers.Layer):
                 initializer=self.recurrent_initializer,
             ))
             self.biases.append(self.add_weight(name=f"{direction}_bias", shape=(gates,), initializer=bias))
+        self.row_kernel = None
+        if row_inputs_shape is not None:
+            if tuple(row_inputs_shape[:3])[1:] != tuple(input_shape[1:3]) or row_inputs_shape[-1] is None:
+                raise ValueError(f"{self.name}: row_inputs shape {row_inputs_shape} must match the inputs' "
+                                 f"height and width {tuple(input_shape[1:3])} and have known channels")
+            self.row_kernel = self.add_weight(
+                name="backward_row_kernel", shape=(1, 1, row_inputs_shape[-1], gates),
+                initializer=self.kernel_initializer,
+            )
 
-    def _direction(self, inputs, index):
+    def _direction(self, inputs, index, row_inputs=None):
         """Left-to-right diagonal LSTM over ``inputs`` with the weights of direction ``index``."""
         dtype = inputs.dtype
         kernel = ops.cast(self.kernels[index] * ops.cast(self.mask, self.kernels[index].dtype), dtype)
         z = ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.biases[index], dtype)
+        if row_inputs is not None:
+            z = z + ops.conv(ops.cast(row_inputs, dtype), ops.cast(self.row_kernel, dtype), strides=1, padding="same")
         width = inputs.shape[2]
         # skewing after the bias leaves zeros outside the image, which keep h = c = 0 there
         columns = tf.transpose(skew(z), [2, 0, 1, 3])  # [W + H - 1, B, H, 4u]
@@ -109,13 +129,17 @@ class DiagonalBiLSTM(keras.layers.Layer):
         hidden, _ = tf.scan(column_step, columns, initializer=(zeros, zeros))
         return unskew(tf.transpose(hidden, [1, 2, 0, 3]), width)
 
-    def call(self, inputs):
+    def call(self, inputs, row_inputs=None):
+        if (row_inputs is None) != (self.row_kernel is None):
+            raise ValueError(f"{self.name}: row_inputs must be passed on every call or on none "
+                             f"(built {'with' if self.row_kernel is not None else 'without'} them)")
         forward = self._direction(inputs, 0)
-        backward = tf.reverse(self._direction(tf.reverse(inputs, axis=[2]), 1), axis=[2])
+        mirrored_rows = None if row_inputs is None else tf.reverse(row_inputs, axis=[2])
+        backward = tf.reverse(self._direction(tf.reverse(inputs, axis=[2]), 1, mirrored_rows), axis=[2])
         return forward + shift_down(backward)
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
+    def compute_output_shape(self, inputs_shape, row_inputs_shape=None):
+        return (*inputs_shape[:-1], self.units)
 
     def get_config(self):
         config = super().get_config()

@@ -81,6 +81,12 @@ class PixelCNN(AutoregressiveModel):
             h = h + r
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
 
+    @property
+    def sampling_window(self):
+        """Reach of the 7x7 input layer plus one pixel per 3x3 residual block."""
+        reach = self.kernel_size // 2 + self.num_residual_blocks
+        return (reach, reach, reach)
+
     def get_config(self):
         config = super().get_config()
         config.update(

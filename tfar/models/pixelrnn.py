@@ -9,6 +9,10 @@ The LSTM layer is :class:`tfar.layers.row_lstm.RowLSTM` (receptive field: the tr
 above a pixel) or :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTM` (every earlier
 pixel). The residual connections are those of sec. 3.4. With ``num_classes`` a learned
 per-class bias is added to the input of every LSTM layer.
+
+``DiagonalBiLSTM(full_context=True)`` (the default) also feeds the image to the
+right-to-left direction of the first layer (see :mod:`tfar.layers.diagonal_bilstm`);
+without it the last pixel of the previous row is out of reach of most pixels.
 """
 
 import keras
@@ -58,13 +62,17 @@ class _PixelRNN(AutoregressiveModel):
     def _make_lstm(self, units, colors, name):
         raise NotImplementedError
 
+    def _run_lstm(self, index, inputs, image):
+        return self.recurrent_layers[index](inputs)
+
     def network(self, h, condition=None, training=None):
+        image = h
         h = self.input_conv(h)
-        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
+        for i, up in enumerate(self.up_convs):
             inputs = h
             if self.class_biases is not None:
                 inputs = h + tf.cast(self.class_biases[i](condition), h.dtype)[:, None, None, :]
-            h = h + up(lstm(inputs))
+            h = h + up(self._run_lstm(i, inputs, image))
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
 
     def get_config(self):
@@ -121,8 +129,28 @@ class DiagonalBiLSTM(_PixelRNN):
       num_layers: number of Diagonal BiLSTM layers.
       output_filters: width of the hidden 1x1 output layer.
       kernel_size: size of the first (mask "A") convolution.
+      full_context: also feed the image to the right-to-left direction of the first layer,
+        so every pixel sees all earlier pixels (False: the paper's layer as is).
       num_classes: condition on this many labels, or None.
     """
 
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+                 kernel_size=7, full_context=True, num_classes=None, **kwargs):
+        if not isinstance(full_context, bool):
+            raise ValueError(f"full_context must be True or False, got {full_context!r}")
+        self.full_context = full_context
+        super().__init__(image_shape=image_shape, num_levels=num_levels, units=units, num_layers=num_layers,
+                         output_filters=output_filters, kernel_size=kernel_size, num_classes=num_classes, **kwargs)
+
     def _make_lstm(self, units, colors, name):
         return diagonal_bilstm_layer.DiagonalBiLSTM(units, colors, name=name)
+
+    def _run_lstm(self, index, inputs, image):
+        if index == 0 and self.full_context:
+            return self.recurrent_layers[index](inputs, row_inputs=image)
+        return self.recurrent_layers[index](inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(full_context=self.full_context)
+        return config

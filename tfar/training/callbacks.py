@@ -7,6 +7,7 @@ folder layout is described in :mod:`tfar.training.run`.
 """
 
 import csv
+import importlib.util
 import math
 import os
 
@@ -16,6 +17,11 @@ import tensorflow as tf
 
 from tfar import visualize
 from tfar.training import run as run_lib
+
+
+def tensorboard_available():
+    """True when the ``tensorboard`` package (needed to write summaries) is installed."""
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 def sample_conditions(num_samples, num_classes, label=None):
@@ -51,7 +57,8 @@ class SampleGrid(keras.callbacks.Callback):
       temperature: sampling temperature.
       method: "fast" or "naive" (see ``AutoregressiveModel.sample``).
       log_dir: TensorBoard folder for the images (default run_dir/logs/samples).
-      tensorboard: whether to log the grid image to TensorBoard.
+      tensorboard: whether to log the grid image to TensorBoard (ignored when the
+        ``tensorboard`` package is not installed).
     """
 
     def __init__(self, run_dir, num_samples=16, every=1, seed=0, temperature=1.0, method="fast",
@@ -68,7 +75,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.temperature = temperature
         self.method = method
         self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
-        self.tensorboard = tensorboard
+        self.tensorboard = bool(tensorboard) and tensorboard_available()
         self._writer = None
 
     def path_for(self, epoch):
@@ -121,7 +128,9 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     SampleGrid, CSVLogger, BackupAndRestore]. The backup is kept after training ends,
     so rerunning with a larger number of epochs continues the run instead of
     restarting it. ``monitor`` is "val_loss" with validation data, else "loss".
+    TensorBoard logging is left out when the ``tensorboard`` package is missing.
     """
+    tensorboard = bool(tensorboard) and tensorboard_available()
     run_dir = os.fspath(run_dir)
     os.makedirs(os.path.join(run_dir, run_lib.CHECKPOINTS), exist_ok=True)
     history = os.path.join(run_dir, run_lib.HISTORY)
@@ -147,4 +156,4 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     return callbacks
 
 
-__all__ = ["SampleGrid", "make_callbacks", "sample_conditions"]
+__all__ = ["SampleGrid", "make_callbacks", "sample_conditions", "tensorboard_available"]

@@ -1,0 +1,225 @@
+"""tfar PixelCNN++ vs tfp.distributions.PixelCNN on Fashion-MNIST: speed and bits/dim.
+
+Both models use one configuration (num_resnet=1, num_hierarchies=2, num_filters=32,
+num_logistic_mix=5, dropout_p=0.3), the same stream of shuffled batches of 32 and Adam(1e-3),
+and run in one process. Training alternates between them in chunks of ``--chunk`` seconds
+until each has trained for ``--budget`` seconds, so both see the same CPU load; each chunk
+gives one images/second measurement and the reported speed ratio is the median over the
+paired chunks. Afterwards both are scored in bits/dim on the first ``--test-size`` test images.
+
+    python bench/pixelcnn_pp_vs_tfp.py                 # full run (~2 x 600 s of training)
+    python bench/pixelcnn_pp_vs_tfp.py --quick         # smoke run, seconds of training
+"""
+
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+CONFIG = dict(num_resnet=1, num_hierarchies=2, num_filters=32, num_logistic_mix=5, dropout_p=0.3)
+IMAGE_SHAPE = (28, 28, 1)
+DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_idx_images(path):
+    """An IDX3 (optionally gzipped) image file -> uint8 [N, H, W, 1]."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic, count, rows, cols = np.frombuffer(data[:16], ">i4")
+    if magic != 2051:
+        raise ValueError(f"{path}: not an IDX3 image file (magic {magic})")
+    return np.frombuffer(data[16:], np.uint8).reshape(count, rows, cols, 1)
+
+
+def load_fashion_mnist(data_dir):
+    def find(stem):
+        for name in (stem + ".gz", stem):
+            if os.path.exists(os.path.join(data_dir, name)):
+                return os.path.join(data_dir, name)
+        raise FileNotFoundError(f"{stem}[.gz] not found in {data_dir}")
+
+    return read_idx_images(find("train-images-idx3-ubyte")), read_idx_images(find("t10k-images-idx3-ubyte"))
+
+
+def batches(train, batch_size, seed):
+    """An endless iterator of shuffled uint8 batches; the same seed gives the same stream."""
+    ds = tf.data.Dataset.from_tensor_slices(train).repeat().shuffle(10_000, seed=seed)
+    return iter(ds.batch(batch_size, drop_remainder=True).prefetch(4))
+
+
+# ------------------------------------------------------------------- contenders
+def make_tfar(jit_compile):
+    import keras
+
+    from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
+
+    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, **CONFIG)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build()
+    model.optimizer.build(model.trainable_variables)
+    step = tf.function(lambda x: model.train_step(tf.cast(x, tf.int32))["loss"], jit_compile=jit_compile)
+
+    def bits_per_dim(x):
+        return model.bits_per_dim(tf.cast(x, tf.int32)).numpy()
+
+    return step, bits_per_dim
+
+
+def make_tfp(jit_compile):
+    import tensorflow_probability as tfp
+    import tf_keras
+
+    dist = tfp.distributions.PixelCNN(image_shape=IMAGE_SHAPE, **CONFIG)
+    optimizer = tf_keras.optimizers.Adam(1e-3)
+    dims = float(np.prod(IMAGE_SHAPE))
+
+    def train(x):
+        x = tf.cast(x, tf.float32)
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(dist.log_prob(x, training=True)) / dims
+        variables = dist.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    dist.log_prob(tf.zeros([1, *IMAGE_SHAPE]), training=False)  # builds the network (data-dependent init)
+    step = tf.function(train, jit_compile=jit_compile)
+    log_prob = tf.function(lambda x: dist.log_prob(tf.cast(x, tf.float32), training=False))
+
+    def bits_per_dim(x):
+        return (-log_prob(x) / (dims * math.log(2.0))).numpy()
+
+    return step, bits_per_dim
+
+
+# ------------------------------------------------------------------- measuring
+def run_chunk(step, stream, seconds, batch_size):
+    """Train until ``seconds`` have passed; return (images, elapsed, last loss)."""
+    start, images, loss = time.perf_counter(), 0, float("nan")
+    while True:
+        loss = float(step(next(stream)))  # float() waits for the step to finish
+        images += batch_size
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return images, elapsed, loss
+
+
+def evaluate(bits_per_dim, test, batch_size=100):
+    return float(np.mean(np.concatenate([bits_per_dim(test[i : i + batch_size])
+                                         for i in range(0, len(test), batch_size)])))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=600.0, help="training seconds per model")
+    parser.add_argument("--chunk", type=float, default=30.0, help="seconds per alternating measurement")
+    parser.add_argument("--test-size", type=int, default=1000, help="first N test images scored")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=DEFAULT_DATA)
+    parser.add_argument("--no-xla", action="store_true", help="tfar train step without jit_compile")
+    parser.add_argument("--tfp-xla", action="store_true", help="also jit_compile the tfp train step")
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 4 s budget, 2 s chunks, 64 test images")
+    parser.add_argument("--output", default=os.path.join(HERE, "results", "pixelcnn_pp_vs_tfp"),
+                        help="path stem for the .json and .md results")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.budget, args.chunk, args.test_size = 4.0, 2.0, 64
+    if args.budget <= 0 or args.chunk <= 0 or args.test_size < 1:
+        parser.error("--budget, --chunk and --test-size must be positive")
+
+    tf.keras.utils.set_random_seed(args.seed)
+    train, test = load_fashion_mnist(args.data_dir)
+    test = test[: args.test_size]
+    contenders = {}
+    for name, make, jit in (("tfar", make_tfar, not args.no_xla), ("tfp", make_tfp, args.tfp_xla)):
+        step, bits = make(jit)
+        stream = batches(train, args.batch_size, args.seed)
+        start = time.perf_counter()
+        step(next(stream))  # trace (and compile) outside the budget
+        contenders[name] = dict(step=step, bits=bits, stream=stream, compile_seconds=time.perf_counter() - start,
+                                trained=0.0, images=0, rates=[], loss=float("nan"), xla=jit)
+        print(f"{name}: first step (trace/compile) {contenders[name]['compile_seconds']:.1f} s", flush=True)
+
+    while any(c["trained"] < args.budget for c in contenders.values()):
+        for name, c in contenders.items():  # alternate so both share the same machine load
+            seconds = min(args.chunk, args.budget - c["trained"])
+            if seconds <= 0:
+                continue
+            images, elapsed, c["loss"] = run_chunk(c["step"], c["stream"], seconds, args.batch_size)
+            c["trained"] += elapsed
+            c["images"] += images
+            c["rates"].append(images / elapsed)
+            print(f"{name}: {c['trained']:7.1f} s  {images / elapsed:7.1f} images/s  loss {c['loss']:.3f} nats/dim",
+                  flush=True)
+
+    pairs = list(zip(contenders["tfar"]["rates"], contenders["tfp"]["rates"]))
+    result = {
+        "command": "python " + " ".join([os.path.relpath(__file__, os.path.dirname(HERE))] + list(sys.argv[1:] if argv is None else argv)),
+        "config": dict(CONFIG, image_shape=list(IMAGE_SHAPE), num_levels=256, batch_size=args.batch_size,
+                       optimizer="Adam(1e-3)", dataset="Fashion-MNIST"),
+        "budget_seconds": args.budget, "chunk_seconds": args.chunk, "test_images": len(test),
+        "quick": args.quick,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
+        "speed_ratio_median": statistics.median(a / b for a, b in pairs),
+    }
+    for name, c in contenders.items():
+        result[name] = {
+            "xla": c["xla"], "compile_seconds": round(c["compile_seconds"], 2),
+            "train_seconds": round(c["trained"], 1), "images_trained": c["images"],
+            "images_per_second_median": round(statistics.median(c["rates"]), 2),
+            "images_per_second_chunks": [round(r, 2) for r in c["rates"]],
+            "final_train_loss_nats_per_dim": round(c["loss"], 4),
+            "test_bits_per_dim": round(evaluate(c["bits"], test), 4),
+        }
+        print(f"{name}: test bits/dim {result[name]['test_bits_per_dim']:.4f}", flush=True)
+    result["speed_ratio_median"] = round(result["speed_ratio_median"], 3)
+    write_results(result, args.output)
+    print(json.dumps({k: result[k] for k in ("speed_ratio_median",)}), flush=True)
+    return result
+
+
+def write_results(result, stem):
+    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
+    with open(stem + ".json", "w") as f:
+        json.dump(result, f, indent=2)
+    a, b = result["tfar"], result["tfp"]
+    lines = [
+        "# tfar PixelCNN++ vs tfp.distributions.PixelCNN (Fashion-MNIST)",
+        "",
+        f"Command: `{result['command']}`" + (" (quick smoke mode: numbers not meaningful)" if result["quick"] else ""),
+        "",
+        f"Config: {json.dumps(result['config'])}; {result['budget_seconds']:g} s of training each, "
+        f"alternating {result['chunk_seconds']:g} s chunks; bits/dim on the first {result['test_images']} test images.",
+        f"Machine: {result['machine']['cpus']} CPUs, {result['machine']['platform']}, "
+        f"TensorFlow {result['machine']['tensorflow']}.",
+        "",
+        "| | tfar PixelCNNPlusPlus | tfp PixelCNN |",
+        "|---|---|---|",
+        f"| XLA train step | {a['xla']} | {b['xla']} |",
+        f"| first step (trace/compile), s | {a['compile_seconds']} | {b['compile_seconds']} |",
+        f"| training images/s (median of chunks) | {a['images_per_second_median']} | {b['images_per_second_median']} |",
+        f"| images trained in the budget | {a['images_trained']} | {b['images_trained']} |",
+        f"| final train loss, nats/dim | {a['final_train_loss_nats_per_dim']} | {b['final_train_loss_nats_per_dim']} |",
+        f"| **test bits/dim** | **{a['test_bits_per_dim']}** | **{b['test_bits_per_dim']}** |",
+        "",
+        f"Speed ratio tfar / tfp (median of paired chunks): **{result['speed_ratio_median']}x**.",
+        "",
+    ]
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Export a tfar model as a TensorFlow SavedModel for TF Serving.
+
+Every signature is a pure function of its inputs: no variable is read-modify-written,
+so concurrent requests never share state (TF Serving runs signatures as pure functions).
+
+    log_prob (also serving_default)
+        in:  x int32 [B, *event_shape]            (+ condition int32 [B])
+        out: log_prob float32 [B]                  log p(x) in nats
+             bits_per_dim float32 [B]              -log p(x) / (D ln 2), D = values per example
+    sample
+        in:  num_samples int32 [], seed int32 [], temperature float32 []
+             (+ condition int32 [num_samples]) (+ length int32 [] for audio)
+        out: samples int32 [num_samples, *event_shape]
+        Ancestral sampling over ``step`` with the stateless seed [seed, 0]: the same
+        draws as ``model.sample(num_samples, seed=seed, temperature=temperature)``.
+    initial_state
+        in:  batch_size int32 [] (+ condition int32 [batch_size])
+        out: state__<key> ...                      the model's initial_state, flattened
+    step
+        in:  x_prev int32 [B, *position_shape], state__<key> ...
+        out: params float32 (the next position's distribution parameters),
+             next_state__<key> ...
+
+State is the model's nested dict ``initial_state(batch, condition)`` flattened to one
+tensor per leaf, named by its key path joined with "__" (SignatureDef input keys only
+allow [A-Za-z0-9_]): ``{"canvas": c, "position": p}`` -> ``state__canvas``,
+``state__position``; step returns the same leaves as ``next_state__<key>``.
+The names are listed in ``tfar_export.json`` next to the SavedModel.
+"""
+
+import json
+import math
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfar.models.base import AutoregressiveModel
+from tfar.sampling.loop import position_seed
+
+SEP = "__"
+STATE = "state"
+NEXT_STATE = "next_state"
+METADATA_FILE = "tfar_export.json"
+SIGNATURES = ("serving_default", "log_prob", "sample", "initial_state", "step")
+_KEY = re.compile(r"^[A-Za-z0-9]+(_[A-Za-z0-9]+)*$")
+# Ops that write to a variable or a stateful random generator: a serving signature must not contain them.
+_MUTATING_PREFIXES = ("Assign", "ResourceScatter", "ResourceApply", "ResourceStridedSliceAssign", "ScatterUpdate",
+                      "StatefulUniform", "StatefulStandardNormal", "StatefulTruncatedNormal", "RngSkip",
+                      "RngReadAndSkip")
+
+
+# ------------------------------------------------------------------ input checks
+def check_model(model):
+    """The model itself (built), or a ValueError if it is not a tfar model."""
+    if not isinstance(model, AutoregressiveModel):
+        raise ValueError(
+            f"expected a tfar model (a tfar.models.AutoregressiveModel such as tfar.models.PixelCNN), "
+            f"got {type(model).__name__}"
+        )
+    if not model.built:
+        model.build()
+    return model
+
+
+def prepare_dir(path, overwrite=False):
+    """Create ``path``; refuse an existing file or non-empty directory unless ``overwrite``."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise ValueError(f"the export directory must be a non-empty path, got {path!r}")
+    path = os.fspath(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ValueError(f"export directory {path!r} exists and is a file")
+        if os.listdir(path) and not overwrite:
+            raise ValueError(f"export directory {path!r} exists and is not empty; pass overwrite=True or a new path")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def is_audio(model):
+    return any(d is None for d in model.event_shape)
+
+
+# ------------------------------------------------------------------ state names
+def flatten_state(state, prefix=STATE):
+    """Nested dict/list of tensors -> {"<prefix>__<key>__<subkey>": tensor} in a fixed order."""
+    flat = {}
+
+    def visit(name, value):
+        if isinstance(value, dict):
+            for key in sorted(value):
+                if not isinstance(key, str) or not _KEY.match(key):
+                    raise ValueError(
+                        f"state key {key!r} (under {name!r}) cannot be exported: keys must be letters, digits "
+                        f"and single underscores"
+                    )
+                visit(f"{name}{SEP}{key}", value[key])
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                visit(f"{name}{SEP}{i}", item)
+        else:
+            flat[name] = value
+
+    visit(prefix, state)
+    return flat
+
+
+def unflatten_state(flat, template, prefix=STATE):
+    """Inverse of :func:`flatten_state`: rebuild ``template``'s structure from ``flat``."""
+    if isinstance(template, dict):
+        return {key: unflatten_state(flat, value, f"{prefix}{SEP}{key}") for key, value in template.items()}
+    if isinstance(template, (list, tuple)):
+        return type(template)(unflatten_state(flat, v, f"{prefix}{SEP}{i}") for i, v in enumerate(template))
+    return flat[prefix]
+
+
+def _condition_or_none(model, batch):
+    return None if model.num_classes is None else tf.zeros([batch], tf.int32)
+
+
+def state_specs(model):
+    """(template, {"state__<key>": TensorSpec}) of ``model.initial_state``.
+
+    Dimensions that change with the batch size (built at sizes 2 and 3) become None.
+    """
+    small = model.initial_state(2, condition=_condition_or_none(model, 2))
+    large = model.initial_state(3, condition=_condition_or_none(model, 3))
+    flat_small, flat_large = flatten_state(small), flatten_state(large)
+    specs = {}
+    for name, a in flat_small.items():
+        b = flat_large[name]
+        shape = [da if da == db else None for da, db in zip(a.shape, b.shape)]
+        specs[name] = tf.TensorSpec(shape, tf.as_dtype(a.dtype), name=name)
+    return small, specs
+
+
+def renamed(flat, old=STATE, new=NEXT_STATE):
+    """{"state__k": v} -> {"next_state__k": v}."""
+    return {new + name[len(old):]: value for name, value in flat.items()}
+
+
+# ------------------------------------------------------------------ signature bodies
+def x_spec(model):
+    return tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
+
+
+def condition_spec():
+    return tf.TensorSpec([None], tf.int32, name="condition")
+
+
+def _assert_levels(model, x, condition):
+    checks = [
+        tf.debugging.assert_non_negative(x, message="x has a value < 0"),
+        tf.debugging.assert_less(x, model.num_levels, message=f"x has a value >= num_levels={model.num_levels}"),
+    ]
+    if condition is not None:
+        checks += _assert_labels(model, condition)
+    return checks
+
+
+def _assert_labels(model, condition):
+    return [
+        tf.debugging.assert_non_negative(condition, message="condition has a label < 0"),
+        tf.debugging.assert_less(condition, model.num_classes,
+                                 message=f"condition has a label >= num_classes={model.num_classes}"),
+    ]
+
+
+def log_prob_outputs(model, x, condition=None):
+    """{"log_prob", "bits_per_dim"} for int32 ``x`` (the model's public ``log_prob``)."""
+    log_prob = model.log_prob(x, condition=condition)
+    dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+    return {"log_prob": log_prob, "bits_per_dim": -log_prob / (dims * math.log(2.0))}
+
+
+def step_outputs(model, template, inputs):
+    """Run ``model.step`` on flat named inputs; return {"params", "next_state__<key>"}."""
+    state = unflatten_state(inputs, template)
+    params, new_state = model.step(inputs["x_prev"], state)
+    outputs = {"params": tf.cast(params, tf.float32)}
+    outputs.update(renamed(flatten_state(new_state)))
+    return outputs
+
+
+def step_input_specs(model, specs):
+    x_prev = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
+    return {"x_prev": x_prev, **specs}
+
+
+def sample_loop(model, num_samples, seed, temperature, condition, num_positions):
+    """Ancestral sampling over ``model.step``: flat int32 [num_samples, N, *position_shape].
+
+    Position t draws from ``head.sample(params_t, fold_in([seed, 0], t), temperature)``,
+    the same noise as :func:`tfar.sampling.sample_fast`.
+    """
+    stateless_seed = tf.stack([seed, tf.constant(0, tf.int32)])
+    state = model.initial_state(num_samples, condition=condition)
+    x = tf.zeros([num_samples, *model.position_shape], tf.int32)
+    drawn = tf.TensorArray(tf.int32, size=num_positions)
+    for t in tf.range(num_positions):
+        params, state = model.step(x, state)
+        x = model.head.sample(params, position_seed(stateless_seed, t), temperature)
+        drawn = drawn.write(t, x)
+    stacked = drawn.stack()  # [N, B, *position_shape]
+    return tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
+
+
+# ------------------------------------------------------------------ the exporter
+def _signature(fn, specs):
+    """A tf.function of one dict argument: SignatureDef keys are the dict keys."""
+
+    def call(inputs):
+        return fn(**inputs)
+
+    return tf.function(call, input_signature=[specs])
+
+
+def build_signatures(model):
+    """{name: concrete function} of the five pure serving signatures."""
+    conditional = model.num_classes is not None
+    audio = is_audio(model)
+    template, specs = state_specs(model)
+    per_position = int(np.prod(model.position_shape))
+
+    def log_prob(x, condition=None):
+        with tf.control_dependencies(_assert_levels(model, x, condition)):
+            x = tf.identity(x)
+        return log_prob_outputs(model, x, condition)
+
+    def sample(num_samples, seed, temperature, condition=None, length=None):
+        checks = [
+            tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1"),
+            tf.debugging.assert_positive(temperature, message="temperature must be > 0"),
+            tf.debugging.assert_all_finite(temperature, "temperature must be finite"),
+        ]
+        if condition is not None:
+            checks += _assert_labels(model, condition)
+            checks.append(tf.debugging.assert_equal(tf.shape(condition)[0], num_samples,
+                                                    message="condition must hold num_samples labels"))
+        if length is not None:
+            checks.append(tf.debugging.assert_positive(length, message="length must be >= 1"))
+        with tf.control_dependencies(checks):
+            num_samples = tf.identity(num_samples)
+        positions = length // per_position if audio else model.num_positions()
+        flat = sample_loop(model, num_samples, seed, temperature, condition, positions)
+        return {"samples": model.unflatten(flat)}
+
+    def initial_state(batch_size, condition=None):
+        return flatten_state(model.initial_state(batch_size, condition=condition))
+
+    def step(**inputs):
+        return step_outputs(model, template, inputs)
+
+    scalar = lambda name, dtype=tf.int32: tf.TensorSpec([], dtype, name=name)  # noqa: E731
+    extra = {"condition": condition_spec()} if conditional else {}
+    sample_specs = {"num_samples": scalar("num_samples"), "seed": scalar("seed"),
+                    "temperature": scalar("temperature", tf.float32), **extra}
+    if audio:
+        sample_specs["length"] = scalar("length")
+    functions = {
+        "log_prob": _signature(log_prob, {"x": x_spec(model), **extra}),
+        "sample": _signature(sample, sample_specs),
+        "initial_state": _signature(initial_state, {"batch_size": scalar("batch_size"), **extra}),
+        "step": _signature(step, step_input_specs(model, specs)),
+    }
+    concrete = {name: fn.get_concrete_function() for name, fn in functions.items()}
+    for name, fn in concrete.items():
+        check_pure(fn, name)
+    concrete["serving_default"] = concrete["log_prob"]
+    return concrete
+
+
+def check_pure(concrete_function, name):
+    """Raise ValueError if the traced graph assigns a variable or advances a random generator."""
+    graph_def = concrete_function.graph.as_graph_def()
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+        nodes.extend(function.node_def)
+    bad = sorted({n.op for n in nodes if n.op.startswith(_MUTATING_PREFIXES)})
+    if bad:
+        raise ValueError(
+            f"signature {name!r} mutates state (ops {bad}); exported signatures must be pure: carry the state "
+            f"explicitly through initial_state/step instead of assigning variables"
+        )
+
+
+def describe(specs_or_tensors):
+    """{name: {"dtype", "shape"}} of a dict of TensorSpecs or symbolic tensors."""
+    return {
+        name: {"dtype": tf.as_dtype(t.dtype).name, "shape": None if t.shape.rank is None else t.shape.as_list()}
+        for name, t in specs_or_tensors.items()
+    }
+
+
+def model_metadata(model, metadata=None):
+    """The model's class, config and shapes as a JSON-ready dict (``metadata`` merged in)."""
+    import tfar
+
+    record = {
+        "tfar_version": tfar.__version__,
+        "model": {"class": type(model).__name__, "config": model.get_config()},
+        "event_shape": [d for d in model.event_shape],
+        "position_shape": list(model.position_shape),
+        "num_levels": model.num_levels,
+        "num_classes": model.num_classes,
+        "head": type(model.head).__name__,
+        "state_naming": f"state leaves are named '{STATE}{SEP}<key>[{SEP}<subkey>...]' on input and "
+                        f"'{NEXT_STATE}{SEP}<key>...' on output of step",
+    }
+    record.update(metadata or {})
+    return record
+
+
+def write_metadata(directory, record):
+    path = os.path.join(directory, METADATA_FILE)
+    with open(path, "w") as f:
+        json.dump(record, f, indent=2, default=str)
+        f.write("\n")
+    return path
+
+
+def saved_model(model, export_dir, *, overwrite=False, metadata=None):
+    """Write ``model`` as a SavedModel with pure serving signatures; return ``export_dir``.
+
+    Args:
+      model: a tfar model (``tfar.models.AutoregressiveModel``); built if needed.
+      export_dir: target directory; for TF Serving use ``<base_path>/<version>``.
+      overwrite: allow writing into an existing non-empty directory.
+      metadata: extra JSON-ready entries for ``tfar_export.json`` (e.g. {"zoo_name": ...}).
+    """
+    model = check_model(model)
+    export_dir = prepare_dir(export_dir, overwrite)
+    concrete = build_signatures(model)
+    module = tf.Module()
+    module.model_variables = list(model.variables)
+    tf.saved_model.save(module, export_dir, signatures=concrete)
+    signatures = {
+        name: {"inputs": describe(fn.structured_input_signature[0][0]), "outputs": describe(fn.structured_outputs)}
+        for name, fn in concrete.items()
+    }
+    record = model_metadata(model, metadata)
+    record.update(format="saved_model", signatures=signatures, serving_default="log_prob")
+    write_metadata(export_dir, record)
+    return export_dir

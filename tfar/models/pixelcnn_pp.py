@@ -1,0 +1,149 @@
+"""PixelCNN++ (Salimans et al. 2017, "PixelCNN++", arXiv:1701.05517).
+
+    x in [-1, 1] (+ a constant ones channel marking the image inside the zero padding)
+    u  = down_shift(conv_down_2x3(x))                                     (pixels above)
+    ul = down_shift(conv_down_1x3(x)) + right_shift(conv_down_right_2x1(x))  (above and left)
+    encoder: num_hierarchies x [num_resnet x (u = GatedResNet(u); ul = GatedResNet(ul, a=u)),
+                                then stride-2 shifted convs], every output kept for skips
+    decoder: num_hierarchies x [num_resnet (+1 after the first) x
+                 (u = GatedResNet(u, a=skip_u); ul = GatedResNet(ul, a=[u, skip_ul])),
+                 then stride-2 shifted transposed convs]
+    params = Dense(elu(ul)) -> discretized logistic mixture per pixel (all channels at once)
+
+Each pixel's C channels are one autoregressive position: the mixture couples R -> G -> B
+linearly (see :mod:`tfar.distributions.discretized_logistic_mixture`), so ``position_shape``
+is (C,) and ``model(x)`` returns [batch, H, W, P] parameters. With ``num_classes`` a
+projection of the one-hot label is added inside every gated block (sec. 2.5 of the
+Gated PixelCNN paper, arXiv:1606.05328). Argument names follow ``tfp.distributions.PixelCNN``.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticMixture
+from tfar.layers.gated_resnet import GatedResNet
+from tfar.layers.shifted_conv2d import ShiftedConv2D, down_shift, right_shift
+from tfar.layers.shifted_conv2d_transpose import ShiftedConv2DTranspose
+from tfar.models.base import AutoregressiveModel
+from tfar.models.pixelcnn import check_image_shape
+
+DOWN, DOWN_RIGHT = ((2, 3), "down"), ((2, 2), "down_right")
+
+
+def _positive_int(name, value):
+    if not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="tfar")
+class PixelCNNPlusPlus(AutoregressiveModel):
+    """PixelCNN++ with a discretized logistic mixture head.
+
+    Args:
+      image_shape: (H, W, C), C = 1 (grey) or 3 (RGB).
+      num_levels: values per channel, a power of two (256 for 8-bit images).
+      num_resnet: gated ResNet blocks per hierarchy level.
+      num_hierarchies: resolution levels of the U-net (each halves H and W).
+      num_filters: channels of both streams.
+      num_logistic_mix: mixture components per pixel.
+      dropout_p: dropout rate inside the gated blocks.
+      num_classes: condition on this many labels, or None.
+    """
+
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
+                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, **kwargs):
+        image_shape = check_image_shape(image_shape)
+        super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
+        self.image_shape = image_shape
+        self.num_resnet = _positive_int("num_resnet", num_resnet)
+        self.num_hierarchies = _positive_int("num_hierarchies", num_hierarchies)
+        self.num_filters = _positive_int("num_filters", num_filters)
+        self.num_logistic_mix = _positive_int("num_logistic_mix", num_logistic_mix)
+        if not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
+            raise ValueError(f"dropout_p must be a float in [0, 1), got {dropout_p!r}")
+        self.dropout_p = float(dropout_p)
+        self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix)
+
+        f = self.num_filters
+
+        def block(kind, name, auxiliary):
+            kernel, shift = kind
+            return GatedResNet(f, kernel, shift, self.dropout_p, auxiliary=auxiliary, num_classes=self.num_classes,
+                               name=name)
+
+        self.init_u = ShiftedConv2D(f, (2, 3), "down", name="init_u")
+        self.init_ul_up = ShiftedConv2D(f, (1, 3), "down", name="init_ul_up")
+        self.init_ul_left = ShiftedConv2D(f, (2, 1), "down_right", name="init_ul_left")
+        self.encoder, self.downsample, self.decoder, self.upsample = [], [], [], []
+        for i in range(self.num_hierarchies):
+            self.encoder.append([(block(DOWN, f"enc{i}_{j}_u", False), block(DOWN_RIGHT, f"enc{i}_{j}_ul", True))
+                                 for j in range(self.num_resnet)])
+            num_blocks = self.num_resnet if i == 0 else self.num_resnet + 1
+            self.decoder.append([(block(DOWN, f"dec{i}_{j}_u", True), block(DOWN_RIGHT, f"dec{i}_{j}_ul", True))
+                                 for j in range(num_blocks)])
+            if i < self.num_hierarchies - 1:
+                self.downsample.append((ShiftedConv2D(f, *DOWN, strides=2, name=f"down{i}_u"),
+                                        ShiftedConv2D(f, *DOWN_RIGHT, strides=2, name=f"down{i}_ul")))
+                self.upsample.append((ShiftedConv2DTranspose(f, *DOWN, strides=2, name=f"up{i}_u"),
+                                      ShiftedConv2DTranspose(f, *DOWN_RIGHT, strides=2, name=f"up{i}_ul")))
+        self.output_dense = keras.layers.Dense(self.head.params_per_value, name="output_dense")
+
+    @property
+    def position_shape(self):
+        """One position is a whole pixel: its C channels are drawn together."""
+        return (self.image_shape[2],)
+
+    def network(self, h, condition=None, training=None):
+        """[B, H, W, C] in [-1, 1] -> mixture parameters [B, H, W, P]."""
+        label = None if self.num_classes is None else tf.one_hot(tf.cast(condition, tf.int32), self.num_classes)
+        x = tf.concat([h, tf.ones_like(h[..., :1])], axis=-1)
+        u = down_shift(self.init_u(x))
+        ul = down_shift(self.init_ul_up(x)) + right_shift(self.init_ul_left(x))
+        skips_u, skips_ul = [u], [ul]
+        for i, blocks in enumerate(self.encoder):
+            for block_u, block_ul in blocks:
+                u = block_u(u, condition=label, training=training)
+                ul = block_ul(ul, a=u, condition=label, training=training)
+                skips_u.append(u)
+                skips_ul.append(ul)
+            if i < self.num_hierarchies - 1:
+                down_u, down_ul = self.downsample[i]
+                u, ul = down_u(u), down_ul(ul)
+                skips_u.append(u)
+                skips_ul.append(ul)
+        u, ul = skips_u.pop(), skips_ul.pop()
+        for i, blocks in enumerate(self.decoder):
+            for block_u, block_ul in blocks:
+                u = block_u(u, a=skips_u.pop(), condition=label, training=training)
+                ul = block_ul(ul, a=tf.concat([u, skips_ul.pop()], axis=-1), condition=label, training=training)
+            if i < self.num_hierarchies - 1:
+                up_u, up_ul = self.upsample[i]
+                target = tf.shape(skips_u[-1])
+                u = up_u(u)[:, : target[1], : target[2]]  # odd sizes: drop the extra last row/column
+                ul = up_ul(ul)[:, : target[1], : target[2]]
+        return self.output_dense(tf.nn.elu(ul))
+
+    def call(self, x, condition=None, training=None):
+        """Mixture parameters per pixel, float32 [batch, H, W, P]."""
+        return tf.cast(self.network(self.embed_input(x), condition, training=training), tf.float32)
+
+    def sample(self, num_samples, *, prefix=None, **kwargs):
+        """``AutoregressiveModel.sample``; an absent prefix is passed as an empty one of pixel shape.
+
+        The generic fast sampler builds its empty prefix as [B, 0, 0], which does not fit a
+        position of shape (C,); an explicit [B, 0, W, C] prefix avoids that.
+        """
+        if prefix is None and isinstance(num_samples, (int, np.integer)) and num_samples > 0:
+            prefix = np.zeros([int(num_samples), 0, *self.image_shape[1:]], np.int32)
+        return super().sample(num_samples, prefix=prefix, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            image_shape=list(self.image_shape), num_levels=self.num_levels, num_resnet=self.num_resnet,
+            num_hierarchies=self.num_hierarchies, num_filters=self.num_filters,
+            num_logistic_mix=self.num_logistic_mix, dropout_p=self.dropout_p, num_classes=self.num_classes,
+        )
+        return config
