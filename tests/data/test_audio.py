@@ -121,6 +121,9 @@ def test_split_is_disjoint_and_stable_across_locations(tmp_path):
     assert load_corpus(str(moved), split="test", holdout_fraction=0.2)[2] == names["test"]
     glob_names = load_corpus(str(moved) + "/**/*.wav", split="test", holdout_fraction=0.2)[2]
     assert glob_names == names["test"]
+    # a glob over one sub-folder puts each of its files in the same split as before
+    held = load_corpus(str(moved / "d1") + "/*.wav", split="test", holdout_fraction=0.2)[2]
+    assert held == sorted(n[3:] for n in names["test"] if n.startswith("d1/"))
 
 
 def test_bad_files_raise_naming_the_file(tmp_path):

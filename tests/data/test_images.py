@@ -19,6 +19,7 @@ from tfar.data.images import DATASETS, dataset_info, load
 
 DEBIAN_DIR = images.DEBIAN_FASHION_MNIST_DIR
 HAS_DEBIAN = not builders.missing_idx_files(DEBIAN_DIR)
+REAL_DATA_DIR = images.default_data_dir()
 
 
 @pytest.fixture(autouse=True)
@@ -219,6 +220,26 @@ def test_prepared_official_tfds_dataset_comes_first(tmp_path):
     np.testing.assert_array_equal(y[order], fake["train"][1][expected_order])
 
 
+def test_default_folder_is_found_and_an_unwritable_data_dir_falls_back(tmp_path, monkeypatch, caplog):
+    folder = tmp_path / "system_files"
+    fake = _write_fake_idx_dir(str(folder), seed=11)
+    monkeypatch.setitem(images._INFO["fashion_mnist"], "default_dir", str(folder))
+    x, _ = _collect(load("fashion_mnist", split="test", data_dir=str(tmp_path / "data"), batch_size=None,
+                         with_labels=True))
+    np.testing.assert_array_equal(x, fake["test"][0])
+
+    def read_only(*args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(images, "_prepare_local", read_only)
+    with caplog.at_level(logging.INFO, logger="tfar.data"):
+        first = next(iter(load("fashion_mnist", split="test", data_dir=str(tmp_path / "other"), batch_size=None)))
+    np.testing.assert_array_equal(first.numpy(), images.embedded_arrays("test")[0][0])
+    assert any(r.levelno == logging.WARNING and "read-only" in r.getMessage() for r in caplog.records)
+    with pytest.raises(PermissionError):  # an explicit folder never falls back silently
+        load("fashion_mnist", data_dir=str(tmp_path / "other"), manual_dir=str(folder))
+
+
 # --- the embedded sample ---------------------------------------------------------------------
 
 
@@ -407,29 +428,26 @@ def test_dataset_info():
 
 
 # --- the full Fashion-MNIST from the Debian package ------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def full_data_dir(tmp_path_factory):
-    """The Debian files prepared once (about 10 s here) into a session temporary data_dir."""
-    data_dir = str(tmp_path_factory.mktemp("full_fashion_mnist"))
-    builders.TfarFashionMnist(data_dir=data_dir).download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=DEBIAN_DIR, try_download_gcs=False)
-    )
-    return data_dir
+# Preparing the full set takes 9 s on an idle 2-core machine and 25-45 s when it is shared, too slow
+# for a temporary data_dir in every run. This test uses the real default data_dir instead
+# ($TFDS_DATA_DIR or ~/tensorflow_datasets, read before the autouse fixture redirects it): the first
+# run prepares there once, later runs only read.
 
 
 @pytest.mark.skipif(not HAS_DEBIAN, reason="needs the dataset-fashion-mnist Debian files")
-def test_full_fashion_mnist_from_debian_files(full_data_dir, caplog):
+def test_full_fashion_mnist_from_debian_files(monkeypatch, caplog):
+    monkeypatch.setenv("TFDS_DATA_DIR", REAL_DATA_DIR)
     with caplog.at_level(logging.INFO, logger="tfar.data"):
         sizes = {
-            split: sum(int(b.shape[0]) for b in load("fashion_mnist", split=split, data_dir=full_data_dir,
+            split: sum(int(b.shape[0]) for b in load("fashion_mnist", split=split, source="full",
                                                      batch_size=10000, shuffle=False))
             for split in ("train", "test")
         }
     assert sizes == {"train": 60000, "test": 10000}
     assert not any("embedded" in r.getMessage() for r in caplog.records)
-    x, y = next(iter(load("fashion_mnist", data_dir=full_data_dir, batch_size=3, shuffle=False, with_labels=True)))
-    full_x, full_y = builders.read_idx_split(DEBIAN_DIR, "train")
-    np.testing.assert_array_equal(x.numpy(), full_x[:3])
-    np.testing.assert_array_equal(y.numpy(), full_y[:3])
+    builder = builders.TfarFashionMnist(data_dir=REAL_DATA_DIR)
+    if builder.is_prepared():  # tfar's builder keeps the original order (the official one shuffles)
+        x, y = next(iter(builder.as_dataset(split="train", as_supervised=True, batch_size=3)))
+        full_x, full_y = builders.read_idx_split(DEBIAN_DIR, "train")
+        np.testing.assert_array_equal(x.numpy(), full_x[:3])
+        np.testing.assert_array_equal(y.numpy(), full_y[:3])

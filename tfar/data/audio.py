@@ -71,14 +71,17 @@ def find_audio_files(path_or_glob):
     return sorted(files)
 
 
-def _file_key(path, root):
-    """The name used for the split: the path relative to the corpus root, '/'-separated."""
+def _relative_name(path, root):
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
-def is_held_out(key, holdout_fraction):
-    """Stable split rule: SHA-1 of the file name mapped to [0, 1) is below the fraction."""
-    digest = hashlib.sha1(key.encode("utf-8")).digest()
+def is_held_out(path, holdout_fraction):
+    """Stable split rule: the SHA-1 of the file's base name, mapped to [0, 1), is below the fraction.
+
+    Only the base name counts, so a file lands in the same split whatever folder, glob
+    or machine it is read from.
+    """
+    digest = hashlib.sha1(os.path.basename(path).encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64 < holdout_fraction
 
 
@@ -155,7 +158,7 @@ def _check_local_features(local_features, segment_length):
 # -------------------------------------------------------------------- dataset
 def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=0.05, trim_threshold=0.01,
                 resample_audio=True):
-    """(list of mono float32 waves, sample rate, file names) for one split of a corpus."""
+    """(mono float32 waves, sample rate, paths relative to the files' common folder) of one split."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if not 0.0 <= holdout_fraction < 1.0:
@@ -164,7 +167,9 @@ def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=
         raise ValueError(f"sample_rate must be None or a positive int, got {sample_rate!r}")
     files = find_audio_files(path_or_glob)
     root = os.path.dirname(files[0]) if len(files) == 1 else os.path.commonpath(files)
-    chosen = [f for f in files if split == "all" or is_held_out(_file_key(f, root), holdout_fraction) == (split == "test")]
+    chosen = [
+        f for f in files if split == "all" or is_held_out(f, holdout_fraction) == (split == "test")
+    ]
     if not chosen:
         raise ValueError(
             f"split {split!r} of {path_or_glob!r} is empty ({len(files)} files, holdout_fraction={holdout_fraction})"
@@ -182,7 +187,7 @@ def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=
                 )
             wave = resample(wave, file_rate, rate)
         waves.append(trim_silence(wave, trim_threshold))
-    return waves, rate, [_file_key(f, root) for f in chosen]
+    return waves, rate, [_relative_name(f, root) for f in chosen]
 
 
 def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, split="train", holdout_fraction=0.05,
@@ -197,8 +202,8 @@ def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, sp
       batch_size: examples per batch (the last partial batch is kept when not repeating).
       sample_rate: target rate in Hz; None uses the first file's rate.
       split: "train", "test" (held-out files) or "all". A file is held out when the
-        SHA-1 of its path relative to the corpus root falls below ``holdout_fraction``,
-        so the split is the same on every run and machine.
+        SHA-1 of its base name falls below ``holdout_fraction``, so the split is the
+        same on every run and machine and whichever folder or glob lists the file.
       trim_threshold: leading and trailing samples with |x| below it are dropped
         (None: no trimming); a file that is quiet throughout is kept untrimmed.
       resample: resample files whose rate differs (else ValueError naming the file).

@@ -46,14 +46,10 @@ CIFAR10_FILES = {
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _open_maybe_gz(path):
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
-
-
 def parse_idx(data):
-    """Parse IDX bytes into a numpy array (native byte order)."""
+    """Parse IDX bytes (gzipped or plain) into a numpy array (native byte order)."""
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError("not an IDX file: the first two bytes must be zero")
     type_code, ndim = data[2], data[3]
@@ -71,7 +67,7 @@ def parse_idx(data):
 
 def read_idx(path):
     """Read an IDX file (gzipped or plain) into a numpy array."""
-    with _open_maybe_gz(path) as f:
+    with open(path, "rb") as f:
         return parse_idx(f.read())
 
 
@@ -191,7 +187,10 @@ class _LocalImageBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
     def code_path(cls):
         # TFDS's own lookup imports the optional `importlib_resources` backport;
         # the file of the class is all it needs here.
-        return epath.Path(inspect.getfile(cls))
+        try:
+            return epath.Path(inspect.getfile(cls))
+        except (TypeError, OSError):  # e.g. a subclass defined in __main__ or a notebook
+            return None
 
     def _info(self):
         return self.dataset_info_from_configs(

@@ -19,6 +19,7 @@ Where the data come from (``source="auto"``), first match wins:
 ``source="embedded"`` forces the sample, ``source="full"`` never uses it.
 """
 
+import functools
 import importlib.resources
 import logging
 import os
@@ -29,6 +30,7 @@ import time
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from etils import epath
 
 from tfar.data import builders
 
@@ -231,8 +233,8 @@ def _transform(ds, info, binarize, num_levels, with_labels, seed):
         return (images, tf.cast(labels, tf.int32)) if with_labels else images
 
     if binarize == "dynamic":
-        # One fresh int64 per element from a seeded stream that is redrawn on
-        # every iteration of the dataset, so each epoch gets new pixels.
+        # One int64 per element (a batch, when batched) from a seeded stream that is
+        # redrawn on every iteration of the dataset, so each epoch gets new pixels.
         noise_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
         def dynamic(element, noise_seed):
@@ -272,13 +274,20 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
 
     if info["local_builder"] is not None:
         local = builders.BUILDERS[name](data_dir=data_dir)
-        if os.path.isfile(os.path.join(local.data_dir, "dataset_info.json")) and local.is_prepared():
+        if (epath.Path(local.data_dir) / "dataset_info.json").exists() and local.is_prepared():
             logger.info("tfar.data: %s from tfar's prepared TFDS dataset in %s", name, local.data_dir)
             return _from_builder(local, split, shuffle, seed, info)
-        files_dir = _local_files_dir(name, manual_dir)
+        files_dir, origin = _local_files_dir(name, manual_dir)
         if files_dir is not None:
-            _prepare_local(local, files_dir)
-            return _from_builder(local, split, shuffle, seed, info)
+            try:
+                _prepare_local(local, files_dir)
+            except OSError as error:
+                if origin != "default":
+                    raise
+                # Files found by themselves but data_dir not writable: go on to the next source.
+                logger.warning("tfar.data: could not prepare %s into %s: %s", name, data_dir, error)
+            else:
+                return _from_builder(local, split, shuffle, seed, info)
 
     if source == "auto" and info["embedded_splits"] is not None:
         logger.info(
@@ -294,17 +303,18 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
 
 def _prepared_official_builder(tfds_name, data_dir):
     """The official TFDS builder when its data are prepared in ``data_dir``, else None (no network)."""
-    folder = os.path.join(data_dir, tfds_name)
-    if not os.path.isdir(folder):
-        return None
-    if not any(os.path.isfile(os.path.join(folder, v, "dataset_info.json")) for v in os.listdir(folder)):
+    folder = epath.Path(data_dir) / tfds_name
+    if not folder.is_dir() or not any((v / "dataset_info.json").exists() for v in folder.iterdir()):
         return None
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     return builder if builder.is_prepared() else None
 
 
 def _local_files_dir(name, manual_dir):
-    """The folder of original files to prepare from, or None; a named but incomplete folder raises."""
+    """(folder of original files, "manual_dir" | "env" | "default") or (None, None).
+
+    A folder named by the argument or the environment variable but lacking files raises.
+    """
     info = _INFO[name]
     missing = builders.missing_cifar10_files if name == "cifar10" else builders.missing_idx_files
     env_dir = os.environ.get(info["env_var"]) if info["env_var"] else None
@@ -317,11 +327,11 @@ def _local_files_dir(name, manual_dir):
                     f"{name}: {origin}={directory!r} lacks {', '.join(lacking)}. "
                     f"{builders.BUILDERS[name].MANUAL_DOWNLOAD_INSTRUCTIONS}"
                 )
-            return directory
+            return directory, "manual_dir" if origin == "manual_dir" else "env"
     default_dir = info["default_dir"]
     if default_dir and not missing(default_dir):
-        return default_dir
-    return None
+        return default_dir, "default"
+    return None, None
 
 
 def _prepare_local(builder, files_dir):
@@ -418,12 +428,24 @@ def _reachable(host, port, timeout=_PROBE_TIMEOUT_S):
 
 
 def embedded_arrays(split):
-    """(images uint8 [N, 28, 28, 1], labels uint8 [N]) of the shipped sample's "train" or "test" split."""
+    """(images uint8 [N, 28, 28, 1], labels uint8 [N]) of the shipped sample's "train" or "test" split.
+
+    The arrays are read-only and cached.
+    """
     if split not in EMBEDDED_SPLITS:
         raise ValueError(f"the embedded sample has splits {sorted(EMBEDDED_SPLITS)}, got {split!r}")
+    return _read_embedded(split)
+
+
+@functools.lru_cache(maxsize=None)
+def _read_embedded(split):
     folder = importlib.resources.files("tfar.data") / "embedded"
-    with importlib.resources.as_file(folder) as path:
-        return builders.read_idx_split(os.fspath(path), split)
+    images_name, labels_name = builders.IDX_FILES[split]
+    images = builders.parse_idx((folder / images_name).read_bytes())[..., None]
+    labels = builders.parse_idx((folder / labels_name).read_bytes())
+    for array in (images, labels):
+        array.setflags(write=False)
+    return images, labels
 
 
 def _embedded_dataset(split):
