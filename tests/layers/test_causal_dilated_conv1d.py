@@ -80,8 +80,13 @@ def test_trains_inside_a_keras_model(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(filters=0, kernel_size=2), dict(filters=2, kernel_size=0), dict(filters=2, kernel_size=2, dilation_rate=0),
-               dict(filters=2.5, kernel_size=2)]
+    "kwargs",
+    [
+        dict(filters=0, kernel_size=2),
+        dict(filters=2, kernel_size=0),
+        dict(filters=2, kernel_size=2, dilation_rate=0),
+        dict(filters=2.5, kernel_size=2),
+    ],
 )
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError, match="must be a positive int"):

@@ -19,11 +19,15 @@ C = ``local_condition_channels``; transposed convolutions (kernel = stride = eac
 [j*hop, (j+1)*hop) and a 1x1 projection adds it in every layer. Look-ahead: the
 output for sample t sees frame floor(t / hop), i.e. features of up to hop - 1 later
 samples (``look_ahead``); frame j never influences samples before j*hop.
+Features go in as ``features=`` to ``call``/``log_prob``/``sample``; a training dataset
+yields (codes, features), or (codes, dict(labels=..., features=...)) with both kinds.
 
 Fast generation (Paine et al. 2016, "Fast WaveNet"): ``step`` keeps, for every layer,
 a queue of its last (kernel_size - 1) * dilation inputs and reads one tap every
-``dilation`` entries, so one step costs O(layers) convolutions. The state is a plain
-nested dict of tensors passed in and out (nothing is mutated).
+``dilation`` entries, so one step costs O(layers) small matrix products (the queues
+shift by one entry per step). Empty queues are the zero padding before t = 0, so the
+fast path reproduces the parallel one exactly. The state is a plain nested dict of
+tensors passed in and out (nothing is mutated), so ``step`` can be exported.
 """
 
 import keras
@@ -93,36 +97,41 @@ class WaveNet(AutoregressiveModel):
 
         self.dilations = [2**i for _ in range(self.num_stacks) for i in range(self.layers_per_stack)]
         gates = 2 * self.dilation_channels
-        self.input_projection = keras.layers.Dense(self.residual_channels, name="input_projection")
+        policy = self.dtype_policy  # sublayers follow the model's dtype policy
+        self.input_projection = keras.layers.Dense(self.residual_channels, name="input_projection", dtype=policy)
         self.dilated = [
-            CausalDilatedConv1D(gates, self.kernel_size, d, name=f"layer{i}_dilated")
+            CausalDilatedConv1D(gates, self.kernel_size, d, name=f"layer{i}_dilated", dtype=policy)
             for i, d in enumerate(self.dilations)
         ]
         self.skip_projections = [
-            keras.layers.Dense(self.skip_channels, name=f"layer{i}_skip") for i in range(len(self.dilations))
+            keras.layers.Dense(self.skip_channels, name=f"layer{i}_skip", dtype=policy)
+            for i in range(len(self.dilations))
         ]
         # the last layer's residual output would feed nothing
         self.residual_projections = [
-            keras.layers.Dense(self.residual_channels, name=f"layer{i}_residual")
+            keras.layers.Dense(self.residual_channels, name=f"layer{i}_residual", dtype=policy)
             for i in range(len(self.dilations) - 1)
         ]
         self.label_projections = None
         if self.num_classes is not None:
             self.label_projections = [
-                keras.layers.Embedding(self.num_classes, gates, name=f"layer{i}_label")
+                keras.layers.Embedding(self.num_classes, gates, name=f"layer{i}_label", dtype=policy)
                 for i in range(len(self.dilations))
             ]
         self.upsample = self.local_projections = None
         if self.local_condition_channels is not None:
             self.upsample = [
-                keras.layers.Conv1DTranspose(self.local_condition_channels, f, strides=f, name=f"upsample{i}")
+                keras.layers.Conv1DTranspose(
+                    self.local_condition_channels, f, strides=f, name=f"upsample{i}", dtype=policy
+                )
                 for i, f in enumerate(self.upsample_factors)
             ]
             self.local_projections = [
-                keras.layers.Dense(gates, use_bias=False, name=f"layer{i}_local") for i in range(len(self.dilations))
+                keras.layers.Dense(gates, use_bias=False, name=f"layer{i}_local", dtype=policy)
+                for i in range(len(self.dilations))
             ]
-        self.output_hidden = keras.layers.Dense(self.skip_channels, name="output_hidden")
-        self.output_logits = keras.layers.Dense(self.head.params_per_value, name="output_logits")
+        self.output_hidden = keras.layers.Dense(self.skip_channels, name="output_hidden", dtype=policy)
+        self.output_logits = keras.layers.Dense(self.head.params_per_value, name="output_logits", dtype=policy)
 
     # ------------------------------------------------------------- properties
     @property
@@ -262,9 +271,14 @@ class WaveNet(AutoregressiveModel):
         levels = self.num_levels
 
         def check(codes, *rest):
+            expected = f"; expected levels in [0, {levels})"
             asserts = [
-                tf.debugging.assert_greater_equal(codes, tf.cast(0, codes.dtype), message=checks._TAG + f"x has a value < 0; expected levels in [0, {levels})"),
-                tf.debugging.assert_less(codes, tf.cast(levels, codes.dtype), message=checks._TAG + f"x has a value >= {levels}; expected levels in [0, {levels})"),
+                tf.debugging.assert_greater_equal(
+                    codes, tf.cast(0, codes.dtype), message=checks._TAG + "x has a value < 0" + expected
+                ),
+                tf.debugging.assert_less(
+                    codes, tf.cast(levels, codes.dtype), message=checks._TAG + f"x has a value >= {levels}" + expected
+                ),
             ]
             with tf.control_dependencies(asserts):
                 return (tf.identity(codes), *rest)

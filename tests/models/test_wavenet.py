@@ -1,0 +1,223 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfar.data.audio import audio_dataset
+from tfar.models.wavenet import WaveNet
+from tfar.testing import assert_causal, dependency_matrix, max_step_error, total_probability
+
+CORPUS = "/usr/share/asterisk/sounds/en_US_f_Allison"
+TINY = dict(residual_channels=8, dilation_channels=8, skip_channels=8)
+
+
+def tiny(**kwargs):
+    keras.utils.set_random_seed(0)
+    config = dict(num_stacks=2, layers_per_stack=3, num_levels=16, **TINY)
+    config.update(kwargs)
+    model = WaveNet(**config)
+    model.build()
+    return model
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_causal_and_dependency_span_equals_receptive_field(kernel_size):
+    model = tiny(num_stacks=1, layers_per_stack=3, kernel_size=kernel_size)
+    field = model.receptive_field
+    assert field == (kernel_size - 1) * (1 + 2 + 4) + 1
+    length = field + 6
+    deps = assert_causal(model, length=length)
+    for o in range(1, length):
+        seen = np.flatnonzero(deps[o])
+        assert seen.max() == o - 1
+        assert seen.min() == max(0, o - field)
+        assert len(seen) == min(o, field)  # every sample of the window is used
+    assert not deps[0].any()
+
+
+def test_causal_with_global_condition():
+    model = tiny(num_classes=3)
+    deps = assert_causal(model, condition=2, length=12)
+    assert deps.sum() > 0
+    assert np.array_equal(deps, dependency_matrix(model, condition=1, length=12))
+
+
+@pytest.mark.parametrize("num_classes", [None, 2])
+def test_probabilities_sum_to_one(num_classes):
+    model = tiny(num_stacks=1, layers_per_stack=2, num_levels=4, num_classes=num_classes)
+    total = total_probability(model, length=3, condition=None if num_classes is None else 1)
+    assert abs(total - 1.0) < 1e-5
+
+
+def test_fast_sampling_equals_naive_and_keeps_the_prompt():
+    model = tiny()
+    fast = model.sample(3, length=40, seed=7).numpy()
+    naive = model.sample(3, length=40, seed=7, method="naive").numpy()
+    np.testing.assert_array_equal(fast, naive)
+    assert fast.shape == (3, 40) and len(np.unique(fast)) > 3
+    # a low temperature lets the (nearly flat, freshly initialised) logits rather than the noise decide
+    prompt = np.random.default_rng(0).integers(0, 16, size=(3, 9))
+    fast = model.sample(3, length=30, seed=8, prefix=prompt, temperature=0.05).numpy()
+    naive = model.sample(3, length=30, seed=8, prefix=prompt, temperature=0.05, method="naive").numpy()
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[:, :9], prompt)
+    other = model.sample(3, length=30, seed=8, prefix=(prompt + 1) % 16, temperature=0.05).numpy()
+    assert not np.array_equal(other[:, 9:], fast[:, 9:])  # the continuation depends on the prompt
+
+
+def test_fast_sampling_equals_naive_with_global_condition():
+    model = tiny(num_classes=3, kernel_size=3)
+    assert max_step_error(model, condition=2, length=25) < 1e-4
+    labels = np.array([0, 2, 1])
+    for temperature in (1.0, 0.05):
+        fast = model.sample(3, length=30, seed=3, condition=labels, temperature=temperature).numpy()
+        naive = model.sample(3, length=30, seed=3, condition=labels, temperature=temperature, method="naive").numpy()
+        np.testing.assert_array_equal(fast, naive)
+    other = model.sample(3, length=30, seed=3, condition=labels[::-1], temperature=0.05).numpy()
+    assert not np.array_equal(other[0], fast[0])  # the label steers generation
+
+
+def test_step_is_a_pure_function_of_explicit_state():
+    model = tiny()
+    state = model.initial_state(2)
+    leaves = tf.nest.flatten(state)
+    assert all(isinstance(leaf, tf.Tensor) for leaf in leaves)
+    weights = [w.numpy().copy() for w in model.weights]
+    x = tf.constant([3, 5])
+    p1, s1 = model.step(x, state)
+    p2, s2 = model.step(x, state)
+    np.testing.assert_array_equal(p1.numpy(), p2.numpy())
+    assert int(s1["position"]) == 1 and int(state["position"]) == 0
+    for name in state["queues"]:
+        assert s1["queues"][name].shape == state["queues"][name].shape
+    for before, after in zip(weights, model.weights):
+        np.testing.assert_array_equal(before, after.numpy())
+    # teacher-forced steps reproduce the parallel logits
+    codes = np.random.default_rng(1).integers(0, 16, size=(2, 20))
+    full = model(codes).numpy()
+    state, prev = model.initial_state(2), tf.zeros([2], tf.int32)
+    for t in range(20):
+        logits, state = model.step(prev, state)
+        np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-4)
+        prev = tf.constant(codes[:, t])
+
+
+def test_global_condition_changes_log_prob():
+    model = tiny(num_classes=4)
+    x = np.random.default_rng(2).integers(0, 16, size=(2, 25))
+    a = model.log_prob(x, condition=np.array([0, 0])).numpy()
+    b = model.log_prob(x, condition=np.array([3, 3])).numpy()
+    assert np.all(np.abs(a - b) > 1e-4)
+    with pytest.raises(ValueError, match="condition"):
+        model.log_prob(x)
+
+
+def test_local_frame_influences_only_its_window_onward():
+    model = tiny(num_stacks=1, local_condition_channels=3, upsample_factors=[2, 3])
+    hop, frames = 6, 5
+    assert model.hop == hop and model.look_ahead == hop - 1
+    codes = np.random.default_rng(3).integers(0, 16, size=(1, hop * frames))
+    features = tf.constant(np.random.default_rng(4).normal(size=(1, frames, 3)), tf.float32)
+    for t in range(hop * frames):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            out = tf.reduce_sum(model(codes, features=features)[0, t])
+        grad = np.abs(tape.gradient(out, features).numpy()[0]).max(axis=-1)
+        frame = t // hop
+        assert np.all(grad[frame + 1 :] == 0), f"sample {t} sees frames after {frame}"
+        assert grad[frame] > 0, f"sample {t} ignores its own frame {frame}"
+    log_p = model.log_prob(codes, features=features).numpy()
+    assert np.isfinite(log_p).all()
+    assert abs(float(model.log_prob(codes, features=features + 1.0)[0]) - float(log_p[0])) > 1e-4
+
+
+def test_local_conditioned_sampling_fast_equals_naive():
+    model = tiny(num_stacks=1, local_condition_channels=3, upsample_factors=[4], num_classes=2)
+    features = np.random.default_rng(5).normal(size=(2, 6, 3)).astype(np.float32)
+    labels = np.array([1, 0])
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    fast = model.sample(2, length=24, seed=1, features=features, condition=labels, prefix=prompt,
+                        temperature=0.05).numpy()
+    naive = model.sample(2, length=24, seed=1, features=features, condition=labels, prefix=prompt,
+                         temperature=0.05, method="naive").numpy()
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[:, :3], prompt)
+    with pytest.raises(ValueError, match="frames cover"):
+        model.sample(2, length=25, features=features, condition=labels)
+
+
+def test_config_round_trip_and_save_load(tmp_path):
+    model = tiny(num_classes=2, kernel_size=3)
+    config = model.get_config()
+    clone = WaveNet.from_config(config)
+    assert clone.get_config() == config
+    x = np.random.default_rng(6).integers(0, 16, size=(2, 12))
+    labels = np.array([0, 1])
+    path = tmp_path / "wavenet.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.log_prob(x, labels).numpy(), model.log_prob(x, labels).numpy(), rtol=1e-6)
+    assert loaded.event_shape == (None,) and loaded.receptive_field == model.receptive_field
+
+
+def test_arguments_are_validated():
+    with pytest.raises(NotImplementedError, match="logistic_mixture"):
+        WaveNet(output="logistic_mixture")
+    with pytest.raises(ValueError, match="output"):
+        WaveNet(output="gaussian")
+    with pytest.raises(ValueError, match="kernel_size"):
+        WaveNet(kernel_size=1)
+    with pytest.raises(ValueError, match="upsample_factors"):
+        WaveNet(local_condition_channels=4)
+    model = tiny()
+    with pytest.raises(ValueError, match="length"):
+        model.sample(1)
+    with pytest.raises(ValueError, match="prefix"):
+        model.sample(1, length=4, prefix=np.zeros([1, 5], np.int32))
+    with pytest.raises(ValueError, match="features"):
+        model.sample(1, length=4, features=np.zeros([1, 1, 1], np.float32))
+    with pytest.raises(ValueError):
+        model.log_prob(np.full([1, 5], 16))
+
+
+def test_short_fit_on_real_speech_beats_uniform():
+    keras.utils.set_random_seed(0)
+    train = audio_dataset(CORPUS, 1024, 8, seed=0)
+    test = audio_dataset(CORPUS, 1024, 8, split="test")
+    model = WaveNet(num_stacks=1, layers_per_stack=6, residual_channels=16, dilation_channels=16, skip_channels=32)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    before = model.evaluate(test, verbose=0, return_dict=True)["loss"]
+    assert abs(before - math.log(256)) < 0.05
+    history = model.fit(train, steps_per_epoch=40, epochs=1, verbose=0)
+    after = model.evaluate(test, verbose=0, return_dict=True)["loss"]
+    assert history.history["loss"][-1] < math.log(256)
+    assert after < math.log(256) - 0.2
+
+
+def test_mixed_precision_policy_is_followed():
+    model = tiny(num_stacks=1, num_classes=2, dtype="mixed_bfloat16")
+    assert model.input_projection.compute_dtype == "bfloat16" and model.dilated[0].kernel.dtype == "float32"
+    x = np.random.default_rng(7).integers(0, 16, size=(2, 10))
+    assert model(x, condition=np.array([0, 1])).dtype == tf.float32
+    assert np.isfinite(model.log_prob(x, np.array([0, 1])).numpy()).all()
+    labels = np.array([1, 0])
+    fast = model.sample(2, length=8, seed=2, condition=labels).numpy()
+    np.testing.assert_array_equal(fast, model.sample(2, length=8, seed=2, condition=labels, method="naive").numpy())
+
+
+def test_local_conditioned_fit_on_codes_and_features(tmp_path):
+    rate, hop = 8000, 40
+    t = np.arange(rate // 2) / rate
+    wave = 0.5 * np.sin(2 * np.pi * (300 + 400 * t) * t)
+    tf.io.write_file(str(tmp_path / "chirp.wav"), tf.audio.encode_wav(wave[:, None].astype(np.float32), rate))
+    ds = audio_dataset(str(tmp_path), 400, 4, split="all", repeat=True, local_features=dict(hop=hop, num_mels=6))
+    model = tiny(num_stacks=1, num_levels=256, local_condition_channels=6, upsample_factors=[4, 10])
+    model.compile(optimizer=keras.optimizers.Adam(5e-3))
+    history = model.fit(ds, steps_per_epoch=15, epochs=1, verbose=0)
+    assert history.history["loss"][-1] < math.log(256)
+    codes, features = next(iter(ds))
+    assert model.log_prob(codes, features=features).shape == (4,)
+    with pytest.raises(ValueError, match="features"):
+        model.log_prob(codes)
