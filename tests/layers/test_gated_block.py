@@ -171,3 +171,17 @@ def test_mixed_precision_policy():
     assert all(o.dtype == tf.float16 for o in outs)
     assert all(w.dtype == "float32" for w in block.weights)
     assert all(np.isfinite(o.numpy()).all() for o in outs)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_vertical_as_matmul_equals_convolution(kernel_size):
+    keras.utils.set_random_seed(0)
+    block = GatedBlock(6, kernel_size=kernel_size, mask_type="B", color_channels=3, residual=False, condition_dim=2)
+    v, h = _inputs(channels=3)
+    condition = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    block((v, h), condition=condition)
+    conv_out, conv_link = block.vertical(v, condition)
+    mat_out, mat_link = block.vertical(v, condition, as_matmul=True)
+    np.testing.assert_allclose(mat_out.numpy(), conv_out.numpy(), atol=1e-5)
+    np.testing.assert_allclose(mat_link.numpy(), conv_link.numpy(), atol=1e-5)
+    assert np.abs(conv_link.numpy()).max() > 1e-2

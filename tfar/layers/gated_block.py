@@ -24,6 +24,9 @@ each group split into its filter half then its gate half:
 [R_f | R_g | G_f | G_g | B_f | B_g]. The mask groups channels the same way, so both
 halves of a gated unit carry the mask of their colour, and the gated output is grouped
 R | G | B like every other tfar layer.
+
+``vertical`` and ``horizontal`` run the two stacks separately, so a sampler can run
+the vertical stacks once per row and the horizontal ones on a strip of the row.
 """
 
 import keras
@@ -51,6 +54,17 @@ def gate(x, color_channels=1):
     grouped = ops.reshape(x, (*shape[:-1], color_channels, 2, per_group))
     out = ops.tanh(grouped[..., 0, :]) * ops.sigmoid(grouped[..., 1, :])
     return ops.reshape(out, (*shape[:-1], channels // 2))
+
+
+def conv_as_matmul(x, kernel, bias):
+    """'valid' stride-1 convolution as one matrix product over the kh x kw patches of ``x``."""
+    kh, kw, cin, cout = kernel.shape
+    height, width = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+    patches = ops.concatenate(
+        [x[:, a : a + height, b : b + width, :] for a in range(kh) for b in range(kw)], axis=-1
+    )
+    kernel = ops.reshape(ops.cast(kernel, x.dtype), (kh * kw * cin, cout))
+    return ops.matmul(patches, kernel) + ops.cast(bias, x.dtype)
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -176,28 +190,52 @@ class GatedBlock(keras.layers.Layer):
                 f"{self.name}: condition_dim={self.condition_dim} but condition "
                 f"{'was not' if condition is None else 'was'} given"
             )
-        k = self.kernel_size // 2
+        v_out, link = self.vertical(v, condition)
+        h_out, skip = self.horizontal(h, link, condition)
+        return v_out, h_out, skip
 
-        # vertical stack: rows i-k .. i, columns j-k .. j+k
-        v_pre = self.vertical_conv(ops.pad(v, [[0, 0], [k, 0], [k, k], [0, 0]]))
+    def vertical(self, v, condition=None, as_matmul=False):
+        """Vertical stack: (gated output v', link to the horizontal stack).
+
+        ``link[:, i]`` is the 1x1 projection of the vertical pre-activation of row
+        i - 1 (zero padding for row 0): everything the horizontal stack of row i gets
+        from the rows above. ``as_matmul`` computes the same convolutions as matrix
+        products over patches (needs static H and W), which ONNX converters handle
+        inside control flow. The layer must be built.
+        """
+        k = self.kernel_size // 2
+        # rows i-k .. i, columns j-k .. j+k
+        padded = ops.pad(v, [[0, 0], [k, 0], [k, k], [0, 0]])
+        if as_matmul:
+            v_pre = conv_as_matmul(padded, self.vertical_conv.kernel, self.vertical_conv.bias)
+        else:
+            v_pre = self.vertical_conv(padded)
+        if condition is not None:
+            v_pre = v_pre + self.vertical_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :]
         # row i of the vertical stack feeds row i + 1 of the horizontal stack
         v_shifted = ops.pad(v_pre, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+        if as_matmul:
+            link = conv_as_matmul(v_shifted, self.vertical_to_horizontal.kernel, self.vertical_to_horizontal.bias)
+        else:
+            link = self.vertical_to_horizontal(v_shifted)
+        return gate(v_pre, self.color_channels), link
 
+    def horizontal(self, h, link, condition=None):
+        """Horizontal stack on ``h`` (columns j-k .. j of the row) plus ``link``: (h', skip).
+
+        Works on any run of consecutive columns, e.g. a single row. The layer must be built.
+        """
+        k = self.kernel_size // 2
         kernel = self.horizontal_kernel * ops.cast(self.horizontal_mask, self.horizontal_kernel.dtype)
         h_pre = ops.conv(ops.pad(h, [[0, 0], [0, 0], [k, 0], [0, 0]]), ops.cast(kernel, h.dtype), padding="valid")
-        h_pre = h_pre + ops.cast(self.horizontal_bias, h_pre.dtype) + self.vertical_to_horizontal(v_shifted)
-
+        h_pre = h_pre + ops.cast(self.horizontal_bias, h_pre.dtype) + ops.cast(link, h_pre.dtype)
         if condition is not None:
-            condition = ops.cast(condition, self.compute_dtype)
-            v_pre = v_pre + self.vertical_condition(condition)[:, None, None, :]
-            h_pre = h_pre + self.horizontal_condition(condition)[:, None, None, :]
-
-        v_out = gate(v_pre, self.color_channels)
+            h_pre = h_pre + self.horizontal_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :]
         y = gate(h_pre, self.color_channels)
         h_out = self.output_conv(y)
         if self.residual:
             h_out = h_out + h
-        return v_out, h_out, self.skip_conv(y)
+        return h_out, self.skip_conv(y)
 
     def compute_output_shape(self, input_shape):
         v_shape, h_shape = input_shape

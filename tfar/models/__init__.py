@@ -1,6 +1,8 @@
 """tfar models: keras.Model subclasses sharing the AutoregressiveModel contract."""
 
 from tfar.models.base import AutoregressiveModel
+from tfar.models.gated_pixelcnn import GatedPixelCNN
 from tfar.models.pixelcnn import PixelCNN
+from tfar.models.wavenet import WaveNet
 
-__all__ = ["AutoregressiveModel", "PixelCNN"]
+__all__ = ["AutoregressiveModel", "GatedPixelCNN", "PixelCNN", "WaveNet"]

@@ -3,7 +3,7 @@ Decoders", arXiv:1606.05328).
 
     x -> GatedBlock(mask "A", input_kernel_size)       v, h, skip_0
       -> (num_layers - 1) x GatedBlock(mask "B", kernel_size)   v, h (+ residual), skip_l
-      -> ReLU(sum_l skip_l), 1x1 "B" (output_filters), ReLU, 1x1 "B" (C * levels)
+      -> ReLU(h + sum_l skip_l), 1x1 "B" (output_filters), ReLU, 1x1 "B" (C * levels)
       -> softmax over levels per sub-pixel (R -> G -> B)
 
 The vertical and horizontal stacks remove the blind spot of the masked-convolution
@@ -78,21 +78,93 @@ class GatedPixelCNN(AutoregressiveModel):
         self.output_hidden = MaskedConv2D(self.output_filters, 1, "B", colors, name="output_hidden")
         self.output_conv = MaskedConv2D(colors * self.head.params_per_value, 1, "B", colors, name="output_conv")
 
-    @property
-    def receptive_rows(self):
-        """Rows above a pixel that can influence its parameters (through the vertical stack)."""
-        return 1 + self.input_kernel_size // 2 + (self.num_layers - 1) * (self.kernel_size // 2)
+    def _one_hot(self, condition):
+        if self.num_classes is None:
+            return None
+        return tf.one_hot(tf.cast(condition, tf.int32), self.num_classes, dtype=self.compute_dtype)
+
+    def _output(self, h, skips):
+        out = tf.nn.relu(h + tf.add_n(skips))
+        return self.output_conv(tf.nn.relu(self.output_hidden(out)))
 
     def network(self, h, condition=None, training=None):
-        c = None
-        if self.num_classes is not None:
-            c = tf.one_hot(tf.cast(condition, tf.int32), self.num_classes, dtype=self.compute_dtype)
+        c = self._one_hot(condition)
         v, skips = h, []
         for block in self.blocks:
             v, h, skip = block((v, h), condition=c)
             skips.append(skip)
-        out = tf.nn.relu(tf.add_n(skips))
-        return self.output_conv(tf.nn.relu(self.output_hidden(out)))
+        return self._output(h, skips)
+
+    # --------------------------------------------------------------- sampling
+    @property
+    def sampling_window(self):
+        """(rows above, columns left, columns right) that a pixel's parameters can depend on.
+
+        Every layer reaches ``n // 2`` columns left (horizontal and vertical stacks) and
+        right (vertical stack), and ``n // 2`` rows up; the shift between the stacks adds
+        one row.
+        """
+        reach = self.input_kernel_size // 2 + (self.num_layers - 1) * (self.kernel_size // 2)
+        return (reach + 1, reach, reach)
+
+    def initial_state(self, batch_size, condition=None):
+        """The base state plus ``links`` [B, num_layers, W, 2 * filters] (float32).
+
+        ``links[:, l]`` caches what layer l's horizontal stack gets from the vertical
+        stack for the current row; it is recomputed once per row.
+        """
+        state = super().initial_state(batch_size, condition=condition)
+        state["links"] = tf.zeros([batch_size, self.num_layers, self.image_shape[1], 2 * self.filters], tf.float32)
+        return state
+
+    def step(self, x_prev, state):
+        """Cached step: the vertical stacks once per row, the horizontal stacks on a row strip.
+
+        At the first sub-pixel of row i the vertical stacks run on the rows above i
+        that the receptive field reaches (full width) and their links for row i are
+        cached. Each sub-pixel then runs only the horizontal stacks, on the
+        ``reach + 1`` pixels of row i that end at the current one. Both crops start
+        at a real border or far enough up/left that their zero padding cannot reach
+        the current pixel, so the parameters equal those of the full network.
+        """
+        canvas, position = state["canvas"], state["position"]
+        height, width, channels = self.image_shape
+        n = self.num_positions()
+        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
+        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
+        current = tf.minimum(position, n - 1)
+        pixel, channel = current // channels, current % channels
+        row, col = pixel // width, pixel % width
+        image = self.unflatten(canvas)
+        c = self._one_hot(state.get("condition"))
+        _, reach, _ = self.sampling_window
+
+        def row_links():
+            rows = min(reach + 2, height)  # rows row-1-reach .. row
+            top = tf.clip_by_value(row - 1 - reach, 0, height - rows)
+            # a static crop shape and convolutions as matmuls: tf2onnx cannot convert a
+            # Conv whose kernel shape it does not know inside the branch of a cond
+            v = self.embed_input(tf.gather(image, top + tf.range(rows), axis=1))
+            links = []
+            for block in self.blocks:
+                v, link = block.vertical(v, c, as_matmul=True)
+                links.append(tf.cast(link[:, row - top], tf.float32))
+            return tf.stack(links, axis=1)
+
+        links = tf.cond(tf.equal(current % (width * channels), 0), row_links, lambda: state["links"])
+
+        cols = min(reach + 1, width)  # columns col-reach .. col
+        start = tf.clip_by_value(col - reach, 0, width - cols)
+        h = self.embed_input(tf.slice(image, tf.stack([0, row, start, 0]), [-1, 1, cols, -1]))
+        strip_links = tf.cast(tf.slice(links, tf.stack([0, 0, start, 0]), [-1, -1, cols, -1]), self.compute_dtype)
+        skips = []
+        for i, block in enumerate(self.blocks):
+            h, skip = block.horizontal(h, strip_links[:, i, None], c)
+            skips.append(skip)
+        raw = tf.cast(self._output(h, skips), tf.float32)
+        params = tf.reshape(raw, [tf.shape(raw)[0], cols * channels, *self.head.param_suffix])
+        params = tf.gather(params, (col - start) * channels + channel, axis=1)
+        return params, dict(state, canvas=canvas, position=position + 1, links=links)
 
     def get_config(self):
         config = super().get_config()
