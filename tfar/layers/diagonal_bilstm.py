@@ -24,10 +24,14 @@ above the output at ``(i, j)`` never sees pixel ``(i - 1, W - 1)`` unless it lie
 the first convolution's window. ``call(inputs, row_inputs=...)`` closes this gap: the
 optional ``row_inputs`` (e.g. the image itself) feed only the right-to-left direction,
 through an unmasked 1 x 1 convolution. That is causal because this direction's output
-is shifted down one row: row ``i`` receives it from row ``i - 1`` alone.
+is shifted down one row: what row ``i`` receives from it depends on rows ``< i`` only.
+
+``input_to_state`` and ``scan_row`` expose the same computation one image row at a time
+(used by the models' cached sampling step).
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -36,6 +40,14 @@ from tfar.layers.row_lstm import check_lstm_args, gate_bias, lstm_cell
 from tfar.layers.skew import skew, unskew
 
 DIRECTIONS = ("forward", "backward")
+
+
+def mirror(x, axis):
+    """Reverse ``x`` along a static ``axis`` (a gather, which also exports to ONNX inside control flow)."""
+    size = x.shape[axis]
+    if size is None:
+        raise ValueError(f"mirror needs a static size along axis {axis}, got shape {tuple(x.shape)}")
+    return tf.gather(x, tf.constant(np.arange(size)[::-1], tf.int32), axis=axis)
 
 
 def shift_down(x):
@@ -107,23 +119,57 @@ class DiagonalBiLSTM(keras.layers.Layer):
                 initializer=self.kernel_initializer,
             )
 
-    def _direction(self, inputs, index, row_inputs=None):
-        """Left-to-right diagonal LSTM over ``inputs`` with the weights of direction ``index``."""
+    def input_to_state(self, inputs, index, row_inputs=None):
+        """Gate inputs [B, H, W, 4u] of direction ``index`` (0: left-to-right, 1: right-to-left).
+
+        A 1 x 1 masked convolution, so it commutes with mirroring the map.
+        """
         dtype = inputs.dtype
         kernel = ops.cast(self.kernels[index] * ops.cast(self.mask, self.kernels[index].dtype), dtype)
         z = ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.biases[index], dtype)
         if row_inputs is not None:
             z = z + ops.conv(ops.cast(row_inputs, dtype), ops.cast(self.row_kernel, dtype), strides=1, padding="same")
+        return z
+
+    def _recurrent(self, index, dtype):
+        # [2u, 4u]: rows 0..u-1 act on the pixel above, rows u..2u-1 on the previous pixel of the row
+        return ops.reshape(ops.cast(self.recurrent_kernels[index], dtype), (2 * self.units, -1))
+
+    def scan_row(self, z_row, h_above, index):
+        """One image row of direction ``index``, in that direction's own left-to-right order.
+
+        ``z_row`` [B, W, 4u] are its gate inputs and ``h_above`` [B, W, u] the hidden states of the
+        row above (the cell state only runs along the row). Returns h [B, W, u]. Mirror both
+        inputs and the output for the right-to-left direction.
+        """
+        recurrent = self._recurrent(index, z_row.dtype)
+        zeros = tf.zeros_like(h_above[:, 0])
+
+        def pixel_step(carry, elems):
+            h_left, c_left = carry
+            z, above = elems
+            pre = z + tf.einsum("bi,ig->bg", tf.concat([above, h_left], axis=-1), recurrent)
+            return lstm_cell(pre, c_left, self.color_channels)
+
+        elems = (tf.transpose(z_row, [1, 0, 2]), tf.transpose(h_above, [1, 0, 2]))
+        hidden, _ = tf.scan(pixel_step, elems, initializer=(zeros, zeros))
+        return tf.transpose(hidden, [1, 0, 2])
+
+    def _direction(self, inputs, index, row_inputs=None):
+        """Left-to-right diagonal LSTM over ``inputs`` with the weights of direction ``index``."""
+        dtype = inputs.dtype
+        z = self.input_to_state(inputs, index, row_inputs)
         width = inputs.shape[2]
         # skewing after the bias leaves zeros outside the image, which keep h = c = 0 there
         columns = tf.transpose(skew(z), [2, 0, 1, 3])  # [W + H - 1, B, H, 4u]
-        above, same = tf.unstack(ops.cast(self.recurrent_kernels[index], dtype))
+        recurrent = self._recurrent(index, dtype)
         zeros = tf.zeros(tf.concat([tf.shape(columns)[1:3], [self.units]], 0), dtype)
 
         def column_step(carry, z_column):
             h_prev, c_prev = carry
             h_above = tf.pad(h_prev, [[0, 0], [1, 0], [0, 0]])[:, :-1]
-            pre = z_column + tf.einsum("bru,ug->brg", h_above, above) + tf.einsum("bru,ug->brg", h_prev, same)
+            neighbours = tf.concat([h_above, h_prev], axis=-1)  # [B, H, 2u]
+            pre = z_column + tf.einsum("bri,ig->brg", neighbours, recurrent)
             return lstm_cell(pre, c_prev, self.color_channels)
 
         hidden, _ = tf.scan(column_step, columns, initializer=(zeros, zeros))
@@ -134,8 +180,8 @@ class DiagonalBiLSTM(keras.layers.Layer):
             raise ValueError(f"{self.name}: row_inputs must be passed on every call or on none "
                              f"(built {'with' if self.row_kernel is not None else 'without'} them)")
         forward = self._direction(inputs, 0)
-        mirrored_rows = None if row_inputs is None else tf.reverse(row_inputs, axis=[2])
-        backward = tf.reverse(self._direction(tf.reverse(inputs, axis=[2]), 1, mirrored_rows), axis=[2])
+        mirrored_rows = None if row_inputs is None else mirror(row_inputs, 2)
+        backward = mirror(self._direction(mirror(inputs, 2), 1, mirrored_rows), 2)
         return forward + shift_down(backward)
 
     def compute_output_shape(self, inputs_shape, row_inputs_shape=None):

@@ -119,21 +119,26 @@ class RowLSTM(keras.layers.Layer):
         bias = gate_bias(self.units, self.color_channels, self.unit_forget_bias)
         self.bias = self.add_weight(name="bias", shape=(gates,), initializer=keras.initializers.Constant(bias))
 
-    def call(self, inputs):
+    def input_to_state(self, inputs):
+        """Masked 1 x k convolution for every row at once: [B, H, W, C] -> [B, H, W, 4u]."""
         dtype = inputs.dtype
         kernel = ops.cast(self.kernel * ops.cast(self.mask, self.kernel.dtype), dtype)
-        # input-to-state for every row at once: [B, H, W, 4u]
-        z = ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.bias, dtype)
-        recurrent = ops.cast(self.recurrent_kernel, dtype)
-        rows = tf.transpose(z, [1, 0, 2, 3])  # [H, B, W, 4u]
-        zeros = tf.zeros(tf.concat([tf.shape(rows)[1:3], [self.units]], 0), dtype)
+        return ops.conv(inputs, kernel, strides=1, padding="same") + ops.cast(self.bias, dtype)
 
-        def row_step(carry, z_row):
-            h_prev, c_prev = carry
-            pre = z_row + ops.conv(h_prev, recurrent, strides=1, padding="same")
-            return lstm_cell(pre, c_prev, self.color_channels)
+    def row_step(self, z_row, h_prev, c_prev):
+        """One row: gate inputs ``z_row`` [B, W, 4u] and the previous row's (h, c) -> (h, c) [B, W, u]."""
+        k, r = self.kernel_size, self.kernel_size // 2
+        # the 1 x k state-to-state convolution as one matmul over the k neighbours j - r .. j + r
+        recurrent = ops.cast(ops.reshape(self.recurrent_kernel, (k * self.units, 4 * self.units)), z_row.dtype)
+        width = tf.shape(h_prev)[1]
+        padded = tf.pad(h_prev, [[0, 0], [r, r], [0, 0]])
+        taps = tf.concat([padded[:, t:t + width] for t in range(k)], axis=-1)
+        return lstm_cell(z_row + tf.einsum("bwi,ig->bwg", taps, recurrent), c_prev, self.color_channels)
 
-        hidden, _ = tf.scan(row_step, rows, initializer=(zeros, zeros))
+    def call(self, inputs):
+        rows = tf.transpose(self.input_to_state(inputs), [1, 0, 2, 3])  # [H, B, W, 4u]
+        zeros = tf.zeros(tf.concat([tf.shape(rows)[1:3], [self.units]], 0), rows.dtype)
+        hidden, _ = tf.scan(lambda carry, z_row: self.row_step(z_row, *carry), rows, initializer=(zeros, zeros))
         return tf.transpose(hidden, [1, 0, 2, 3])
 
     def compute_output_shape(self, input_shape):

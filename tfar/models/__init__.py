@@ -3,6 +3,7 @@
 from tfar.models.base import AutoregressiveModel
 from tfar.models.gated_pixelcnn import GatedPixelCNN
 from tfar.models.pixelcnn import PixelCNN
+from tfar.models.pixelrnn import DiagonalBiLSTM, RowLSTM
 from tfar.models.wavenet import WaveNet
 
-__all__ = ["AutoregressiveModel", "GatedPixelCNN", "PixelCNN", "WaveNet"]
+__all__ = ["AutoregressiveModel", "DiagonalBiLSTM", "GatedPixelCNN", "PixelCNN", "RowLSTM", "WaveNet"]

@@ -308,6 +308,8 @@ class AutoregressiveModel(keras.Model):
         """
         from tfar.sampling import sample_fast, sample_naive  # sampling sits above models
 
+        self.build()
+
         if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
         if method not in METHODS:

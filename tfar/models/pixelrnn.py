@@ -13,6 +13,9 @@ per-class bias is added to the input of every LSTM layer.
 ``DiagonalBiLSTM(full_context=True)`` (the default) also feeds the image to the
 right-to-left direction of the first layer (see :mod:`tfar.layers.diagonal_bilstm`);
 without it the last pixel of the previous row is out of reach of most pixels.
+
+Sampling uses a cached ``step``: the state holds the recurrent states of the last
+completed row, so a step recomputes one row of the network instead of the whole image.
 """
 
 import keras
@@ -20,6 +23,7 @@ import tensorflow as tf
 
 from tfar.layers import diagonal_bilstm as diagonal_bilstm_layer
 from tfar.layers import row_lstm as row_lstm_layer
+from tfar.layers.diagonal_bilstm import mirror
 from tfar.layers.masked_conv2d import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import check_image_shape
@@ -69,11 +73,64 @@ class _PixelRNN(AutoregressiveModel):
         image = h
         h = self.input_conv(h)
         for i, up in enumerate(self.up_convs):
-            inputs = h
-            if self.class_biases is not None:
-                inputs = h + tf.cast(self.class_biases[i](condition), h.dtype)[:, None, None, :]
-            h = h + up(self._run_lstm(i, inputs, image))
+            h = h + up(self._run_lstm(i, self._with_class_bias(i, h, condition), image))
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
+
+    # ----------------------------------------------------- cached sampling
+    # The state keeps per layer the recurrent states of the last completed row. A step runs
+    # every layer on the current row only; a row that has just been completed is first
+    # committed to the state. Cost per step: O(W) instead of the full network's O(H W).
+    def _row_state_names(self):
+        raise NotImplementedError
+
+    def _row(self, image, row, rows_above, condition, commit):
+        """Raw output row [B, W, C * params] of image row ``row`` and (if ``commit``) its states."""
+        raise NotImplementedError
+
+    def _with_class_bias(self, index, h, condition):
+        if self.class_biases is None:
+            return h
+        return h + tf.cast(self.class_biases[index](condition), h.dtype)[:, None, None, :]
+
+    def _input_row(self, image, row):
+        """The first (mask "A") convolution at image row ``row`` only: [B, 1, W, 2u]."""
+        pad = self.kernel_size // 2
+        padded = tf.pad(image, [[0, 0], [pad, 0], [0, 0], [0, 0]])
+        window = tf.gather(padded, row + tf.range(pad + 1), axis=1)  # image rows row - pad .. row
+        return self.input_conv(window)[:, pad:]
+
+    def _output_row(self, h):
+        return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))[:, 0]
+
+    def sample(self, num_samples, **kwargs):
+        self.build()  # the cached step calls the layers' row methods, which need their weights
+        return super().sample(num_samples, **kwargs)
+
+    def initial_state(self, batch_size, condition=None):
+        self.build()
+        state = super().initial_state(batch_size, condition)
+        # the dtype the LSTM layers compute in (their own policy, e.g. the global mixed policy)
+        zeros = tf.zeros([batch_size, self.image_shape[1], self.units], self.recurrent_layers[0].compute_dtype)
+        state.update({name: zeros for name in self._row_state_names()})
+        return state
+
+    def step(self, x_prev, state):
+        height, width, colors = self.image_shape
+        per_row, n = width * colors, height * width * colors
+        canvas, position = state["canvas"], state["position"]
+        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
+        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
+        image = self.embed_input(self.unflatten(canvas))
+        condition = state.get("condition")
+        rows_above = {name: state[name] for name in self._row_state_names()}
+        row = tf.minimum(position // per_row, height - 1)
+        row_done = tf.logical_and(tf.equal(position % per_row, 0), tf.logical_and(position > 0, position < n))
+        rows_above = tf.cond(row_done, lambda: self._row(image, row - 1, rows_above, condition, True)[1],
+                             lambda: rows_above)
+        raw, _ = self._row(image, row, rows_above, condition, False)
+        params = tf.reshape(tf.cast(raw, tf.float32), [tf.shape(raw)[0], per_row, *self.head.param_suffix])
+        params = tf.gather(params, tf.minimum(position, n - 1) % per_row, axis=1)
+        return params, dict(state, canvas=canvas, position=position + 1, **rows_above)
 
     def get_config(self):
         config = super().get_config()
@@ -112,6 +169,20 @@ class RowLSTM(_PixelRNN):
     def _make_lstm(self, units, colors, name):
         return row_lstm_layer.RowLSTM(units, self.lstm_kernel_size, colors, name=name)
 
+    def _row_state_names(self):
+        return [f"{k}{i}" for i in range(self.num_layers) for k in "hc"]
+
+    def _row(self, image, row, rows_above, condition, commit):
+        """Row LSTM: the (h, c) of row ``row`` from those of the row above, every layer."""
+        h = self._input_row(image, row)
+        new_rows = {}
+        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
+            z_row = lstm.input_to_state(self._with_class_bias(i, h, condition))[:, 0]
+            h_row, c_row = lstm.row_step(z_row, rows_above[f"h{i}"], rows_above[f"c{i}"])
+            new_rows[f"h{i}"], new_rows[f"c{i}"] = h_row, c_row
+            h = h + up(h_row[:, None])
+        return self._output_row(h), new_rows
+
     def get_config(self):
         config = super().get_config()
         config.update(lstm_kernel_size=self.lstm_kernel_size)
@@ -144,6 +215,25 @@ class DiagonalBiLSTM(_PixelRNN):
 
     def _make_lstm(self, units, colors, name):
         return diagonal_bilstm_layer.DiagonalBiLSTM(units, colors, name=name)
+
+    def _row_state_names(self):
+        return [f"{d}{i}" for i in range(self.num_layers) for d in ("forward", "backward")]
+
+    def _row(self, image, row, rows_above, condition, commit):
+        """Diagonal BiLSTM on one row: the layer output at row r is forward(r) + backward(r - 1)."""
+        h = self._input_row(image, row)
+        new_rows = {}
+        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
+            inputs = self._with_class_bias(i, h, condition)
+            forward = lstm.scan_row(lstm.input_to_state(inputs, 0)[:, 0], rows_above[f"forward{i}"], 0)
+            if commit:
+                pixels = tf.gather(image, [row], axis=1) if i == 0 and self.full_context else None
+                z_back = mirror(lstm.input_to_state(inputs, 1, pixels)[:, 0], 1)
+                above = mirror(rows_above[f"backward{i}"], 1)
+                new_rows[f"forward{i}"] = forward
+                new_rows[f"backward{i}"] = mirror(lstm.scan_row(z_back, above, 1), 1)
+            h = h + up((forward + rows_above[f"backward{i}"])[:, None])
+        return self._output_row(h), new_rows
 
     def _run_lstm(self, index, inputs, image):
         if index == 0 and self.full_context:
