@@ -59,13 +59,18 @@ def check_model(model):
             f"expected a tfar model (a tfar.models.AutoregressiveModel such as tfar.models.PixelCNN), "
             f"got {type(model).__name__}"
         )
+    if getattr(model, "local_condition_channels", None) is not None:
+        raise ValueError(
+            "models conditioned on local feature frames (local_condition_channels) cannot be exported yet: "
+            "their state holds the upsampled features of one request"
+        )
     if not model.built:
         model.build()
     return model
 
 
-def prepare_dir(path, overwrite=False):
-    """Create ``path``; refuse an existing file or non-empty directory unless ``overwrite``."""
+def check_dir(path, overwrite=False):
+    """Check ``path``: refuse an existing file or non-empty directory unless ``overwrite``."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):
         raise ValueError(f"the export directory must be a non-empty path, got {path!r}")
     path = os.fspath(path)
@@ -74,7 +79,6 @@ def prepare_dir(path, overwrite=False):
             raise ValueError(f"export directory {path!r} exists and is a file")
         if os.listdir(path) and not overwrite:
             raise ValueError(f"export directory {path!r} exists and is not empty; pass overwrite=True or a new path")
-    os.makedirs(path, exist_ok=True)
     return path
 
 
@@ -252,7 +256,9 @@ def build_signatures(model):
     def step(**inputs):
         return step_outputs(model, template, inputs)
 
-    scalar = lambda name, dtype=tf.int32: tf.TensorSpec([], dtype, name=name)  # noqa: E731
+    def scalar(name, dtype=tf.int32):
+        return tf.TensorSpec([], dtype, name=name)
+
     extra = {"condition": condition_spec()} if conditional else {}
     sample_specs = {"num_samples": scalar("num_samples"), "seed": scalar("seed"),
                     "temperature": scalar("temperature", tf.float32), **extra}
@@ -330,7 +336,7 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None):
       metadata: extra JSON-ready entries for ``tfar_export.json`` (e.g. {"zoo_name": ...}).
     """
     model = check_model(model)
-    export_dir = prepare_dir(export_dir, overwrite)
+    export_dir = check_dir(export_dir, overwrite)
     concrete = build_signatures(model)
     module = tf.Module()
     module.model_variables = list(model.variables)

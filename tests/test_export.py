@@ -1,0 +1,400 @@
+"""SavedModel and ONNX exports reproduce the in-process model exactly.
+
+Every model class of tfar.models with a tiny config below is exported once per module
+(unconditional, plus a class-conditional PixelCNN); the reloaded SavedModel and the
+ONNX graphs are compared with ``log_prob``, ``sample`` and ``step`` of the model.
+"""
+
+import http.server
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import threading
+
+import keras
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tensorflow as tf
+
+import tfar.models
+from tfar.export.cli import export_main
+from tfar.export.onnx import onnx
+from tfar.export.saved_model import flatten_state, saved_model
+from tfar.models.base import AutoregressiveModel
+from tfar.models.pixelcnn import PixelCNN
+
+# class name -> (module in tfar.models, tiny constructor arguments)
+CONFIGS = {
+    "PixelCNN": ("pixelcnn", dict(image_shape=(5, 5, 1), num_levels=4, filters=4, num_residual_blocks=1,
+                                  output_filters=8, kernel_size=3)),
+    "GatedPixelCNN": ("gated_pixelcnn", dict(image_shape=(5, 5, 1), num_levels=4, num_layers=2, filters=4,
+                                             kernel_size=3, input_kernel_size=3, output_filters=8)),
+    "PixelCNNPlusPlus": ("pixelcnn_pp", dict(image_shape=(4, 4, 1), num_levels=4, num_resnet=1, num_hierarchies=2,
+                                             num_filters=4, num_logistic_mix=2, dropout_p=0.0)),
+    "RowLSTM": ("pixelrnn", dict(image_shape=(5, 5, 1), num_levels=4, units=4, num_layers=1, output_filters=8,
+                                 kernel_size=3)),
+    "DiagonalBiLSTM": ("pixelrnn", dict(image_shape=(5, 5, 1), num_levels=4, units=4, num_layers=1,
+                                        output_filters=8, kernel_size=3)),
+    "WaveNet": ("wavenet", dict(num_stacks=1, layers_per_stack=2, residual_channels=4, dilation_channels=4,
+                                skip_channels=8, kernel_size=2, num_levels=8)),
+}
+NUM_CLASSES = 3
+AUDIO_LENGTHS = (12, 7)
+
+
+def _model_class(name):
+    cls = getattr(tfar.models, name, None)
+    if cls is not None:
+        return cls
+    module, _ = CONFIGS[name]
+    try:
+        return getattr(importlib.import_module(f"tfar.models.{module}"), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+AVAILABLE = [name for name in CONFIGS if _model_class(name) is not None]
+CASES = [(name, False) for name in AVAILABLE] + [("PixelCNN", True)]
+
+
+def _case_id(case):
+    return case[0] + ("-conditional" if case[1] else "")
+
+
+def test_every_exported_model_class_has_a_tiny_config():
+    public = [
+        name for name, obj in vars(tfar.models).items()
+        if inspect.isclass(obj) and issubclass(obj, AutoregressiveModel) and obj is not AutoregressiveModel
+        and not name.startswith("_")
+    ]
+    assert "PixelCNN" in AVAILABLE
+    assert sorted(set(public) - set(CONFIGS)) == []
+
+
+class Exported:
+    def __init__(self, model, conditional, root):
+        self.model = model
+        self.conditional = conditional
+        self.audio = model.event_shape[0] is None
+        self.sm_dir = saved_model(model, os.path.join(root, "saved_model"))
+        self.loaded = tf.saved_model.load(self.sm_dir)
+        self.onnx_dir = os.path.join(root, "onnx")
+        self.onnx_paths = onnx(model, self.onnx_dir)
+
+    def condition(self, batch):
+        return np.arange(batch, dtype=np.int32) % NUM_CLASSES if self.conditional else None
+
+    def cond_kwargs(self, batch, tensor=True):
+        c = self.condition(batch)
+        if c is None:
+            return {}
+        return {"condition": tf.constant(c) if tensor else c}
+
+    def events(self, batch, length=AUDIO_LENGTHS[0], seed=0):
+        shape = (batch, length) if self.audio else (batch, *self.model.event_shape)
+        return np.random.default_rng(seed).integers(0, self.model.num_levels, shape).astype(np.int32)
+
+    def position_values(self, batch, seed):
+        shape = (batch, *self.model.position_shape)
+        return np.random.default_rng(seed).integers(0, self.model.num_levels, shape).astype(np.int32)
+
+
+@pytest.fixture(scope="module", params=CASES, ids=_case_id)
+def exported(request, tmp_path_factory):
+    name, conditional = request.param
+    keras.utils.set_random_seed(0)
+    config = dict(CONFIGS[name][1], num_classes=NUM_CLASSES if conditional else None)
+    model = _model_class(name)(**config)
+    model.build()
+    return Exported(model, conditional, str(tmp_path_factory.mktemp(_case_id(request.param))))
+
+
+def _onnx_run(path, feeds):
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {k: np.asarray(v) for k, v in feeds.items()})
+    return dict(zip([o.name for o in session.get_outputs()], outputs))
+
+
+# ---------------------------------------------------------------- SavedModel
+def test_saved_model_has_the_five_signatures(exported):
+    assert set(exported.loaded.signatures) == {"serving_default", "log_prob", "sample", "initial_state", "step"}
+    default = exported.loaded.signatures["serving_default"].structured_input_signature[1]
+    assert set(default) == {"x"} | ({"condition"} if exported.conditional else set())
+
+
+def test_saved_model_log_prob_matches_model(exported):
+    model, fn = exported.model, exported.loaded.signatures["log_prob"]
+    lengths = AUDIO_LENGTHS if exported.audio else (None,)
+    for i, length in enumerate(lengths):
+        x = exported.events(3, length=length, seed=i)
+        out = fn(x=tf.constant(x), **exported.cond_kwargs(3))
+        condition = exported.condition(3)
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=condition), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, condition=condition), atol=1e-5,
+                                   rtol=0)
+
+
+def test_saved_model_sample_equals_model_sample(exported):
+    model, fn = exported.model, exported.loaded.signatures["sample"]
+    for seed, temperature in ((5, 1.0), (11, 0.7)):
+        extra = {"length": 10} if exported.audio else {}
+        out = fn(num_samples=tf.constant(2), seed=tf.constant(seed), temperature=tf.constant(temperature),
+                 **exported.cond_kwargs(2), **{k: tf.constant(v) for k, v in extra.items()})["samples"]
+        expected = model.sample(2, seed=seed, temperature=temperature, condition=exported.condition(2), **extra)
+        assert out.dtype == tf.int32
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_saved_model_step_round_trips_state(exported):
+    model, loaded = exported.model, exported.loaded
+    state = model.initial_state(2, condition=exported.condition(2))
+    flat = loaded.signatures["initial_state"](batch_size=tf.constant(2), **exported.cond_kwargs(2))
+    expected = flatten_state(state)
+    assert set(flat) == set(expected)
+    for name in expected:
+        np.testing.assert_array_equal(flat[name], expected[name])
+    x = np.zeros([2, *model.position_shape], np.int32)
+    for t in range(3):
+        out = loaded.signatures["step"](x_prev=tf.constant(x), **flat)
+        params, state = model.step(tf.constant(x), state)
+        np.testing.assert_allclose(out["params"], params, atol=1e-4, rtol=0)
+        flat = {}
+        for name, value in flatten_state(state).items():
+            np.testing.assert_allclose(out["next_" + name], value, atol=1e-5, rtol=0)
+            flat[name] = out["next_" + name]  # the exported state, carried to the next step
+        x = exported.position_values(2, seed=t)
+
+
+def test_saved_model_metadata_names_the_signatures(exported):
+    with open(os.path.join(exported.sm_dir, "tfar_export.json")) as f:
+        record = json.load(f)
+    assert record["model"]["class"] == type(exported.model).__name__
+    assert record["model"]["config"]["num_classes"] == exported.model.num_classes
+    rebuilt = type(exported.model).from_config(record["model"]["config"])
+    assert rebuilt.get_config() == exported.model.get_config()
+    for name, fn in exported.loaded.signatures.items():
+        assert set(record["signatures"][name]["inputs"]) == set(fn.structured_input_signature[1])
+        assert set(record["signatures"][name]["outputs"]) == set(fn.structured_outputs)
+
+
+# ---------------------------------------------------------------------- ONNX
+def test_onnx_log_prob_matches_model(exported):
+    model = exported.model
+    lengths = AUDIO_LENGTHS if exported.audio else (None,)
+    for i, length in enumerate(lengths):
+        x = exported.events(3, length=length, seed=10 + i)
+        out = _onnx_run(exported.onnx_paths["log_prob"], {"x": x, **exported.cond_kwargs(3, tensor=False)})
+        condition = exported.condition(3)
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=condition), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, condition=condition), atol=1e-5,
+                                   rtol=0)
+
+
+def test_onnx_step_carries_state_like_model_step(exported):
+    model = exported.model
+    state = model.initial_state(2, condition=exported.condition(2))
+    flat = _onnx_run(os.path.join(exported.onnx_dir, "initial_state.onnx"),
+                     {"batch_size": np.int32(2), **exported.cond_kwargs(2, tensor=False)})
+    expected = flatten_state(state)
+    assert set(flat) == set(expected)
+    for name in expected:
+        np.testing.assert_array_equal(flat[name], expected[name])
+    x = np.zeros([2, *model.position_shape], np.int32)
+    for t in range(4):
+        out = _onnx_run(exported.onnx_paths["step"], {"x_prev": x, **flat})
+        params, state = model.step(tf.constant(x), state)
+        np.testing.assert_allclose(out["params"], params, atol=1e-4, rtol=0)
+        flat = {}
+        for name, value in flatten_state(state).items():
+            np.testing.assert_allclose(out["next_" + name], value, atol=1e-5, rtol=0)
+            flat[name] = out["next_" + name]
+        x = exported.position_values(2, seed=20 + t)
+
+
+def test_onnx_graphs_hold_no_random_or_assign_ops(exported):
+    import onnx as onnx_lib
+
+    for name in ("log_prob", "step", "initial_state"):
+        graph = onnx_lib.load(os.path.join(exported.onnx_dir, f"{name}.onnx")).graph
+        ops = {node.op_type for node in graph.node}
+        assert not ops & {"RandomUniform", "RandomUniformLike", "RandomNormal", "RandomNormalLike", "Multinomial"}
+    with open(os.path.join(exported.onnx_dir, "tfar_export.json")) as f:
+        record = json.load(f)
+    assert set(record["graphs"]["step"]["outputs"]) == {"params"} | {
+        "next_" + n for n in flatten_state(exported.model.initial_state(1, exported.condition(1)))
+    }
+
+
+# ------------------------------------------------------------ bad input
+@pytest.fixture(scope="module")
+def tiny_pixelcnn():
+    keras.utils.set_random_seed(0)
+    model = PixelCNN(**CONFIGS["PixelCNN"][1])
+    model.build()
+    return model
+
+
+@pytest.mark.parametrize("exporter", [saved_model, onnx], ids=["saved_model", "onnx"])
+def test_exporters_reject_non_tfar_models(exporter, tmp_path):
+    with pytest.raises(ValueError, match="expected a tfar model"):
+        exporter(keras.Sequential([keras.layers.Dense(2)]), str(tmp_path / "out"))
+    with pytest.raises(ValueError, match="expected a tfar model"):
+        exporter("pixelcnn", str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("exporter", [saved_model, onnx], ids=["saved_model", "onnx"])
+def test_exporters_refuse_non_empty_directory_or_file(exporter, tiny_pixelcnn, tmp_path):
+    (tmp_path / "keep.txt").write_text("user data")
+    with pytest.raises(ValueError, match="not empty"):
+        exporter(tiny_pixelcnn, str(tmp_path))
+    with pytest.raises(ValueError, match="is a file"):
+        exporter(tiny_pixelcnn, str(tmp_path / "keep.txt"))
+    assert os.listdir(tmp_path) == ["keep.txt"]
+
+
+class CountingPixelCNN(PixelCNN):
+    """Counts steps in a variable: a hidden mutation that serving must not accept."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.steps_taken = keras.Variable(0, dtype="int32", trainable=False, name="steps_taken")
+
+    def step(self, x_prev, state):
+        self.steps_taken.assign_add(1)
+        return super().step(x_prev, state)
+
+
+def test_saved_model_refuses_a_step_that_mutates_variables(tmp_path):
+    model = CountingPixelCNN(**CONFIGS["PixelCNN"][1])
+    with pytest.raises(ValueError, match=r"signature .(step|sample). mutates state \(ops \[.Assign"):
+        saved_model(model, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_saved_model_signatures_reject_bad_values(tiny_pixelcnn, tmp_path):
+    loaded = tf.saved_model.load(saved_model(tiny_pixelcnn, str(tmp_path / "sm")))
+    x = np.full([1, 5, 5, 1], tiny_pixelcnn.num_levels, np.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="x has a value >= num_levels=4"):
+        loaded.signatures["log_prob"](x=tf.constant(x))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples must be >= 1"):
+        loaded.signatures["sample"](num_samples=tf.constant(0), seed=tf.constant(1), temperature=tf.constant(1.0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be > 0"):
+        loaded.signatures["sample"](num_samples=tf.constant(1), seed=tf.constant(1), temperature=tf.constant(0.0))
+
+
+# ------------------------------------------------------------------ CLI
+def test_export_main_writes_a_tf_serving_layout_from_a_zoo_entry(tmp_path, capsys):
+    out = tmp_path / "models" / "pixelcnn"
+    overrides = ["image_shape=[5,5,1]", "num_levels=4", "filters=4", "num_residual_blocks=1", "output_filters=8",
+                 "kernel_size=3"]
+    status = export_main(["pixelcnn", "--out", str(out), "--format", "both", "--untrained", "--set", *overrides])
+    assert status == 0
+    assert (out / "1" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in (out / "onnx").iterdir()) == [
+        "initial_state.onnx", "log_prob.onnx", "step.onnx", "tfar_export.json"]
+    record = json.loads((out / "1" / "tfar_export.json").read_text())
+    assert record["source"]["zoo_name"] == "pixelcnn"
+    assert record["model"]["config"]["image_shape"] == [5, 5, 1]
+    assert "SavedModel" in capsys.readouterr().out
+
+
+def test_export_main_exports_a_run_folder_with_its_trained_weights(tiny_pixelcnn, tmp_path):
+    from tfar.training import run as run_lib
+
+    run_dir = tmp_path / "run"
+    run_lib.write_run_info(str(run_dir), {"model": "pixelcnn",
+                                          "model_config": run_lib.model_config("pixelcnn", tiny_pixelcnn)})
+    os.makedirs(os.path.dirname(run_lib.weights_path(str(run_dir))))
+    tiny_pixelcnn.save_weights(run_lib.weights_path(str(run_dir)))
+    out = tmp_path / "served"
+    assert export_main([str(run_dir), "--out", str(out), "--format", "saved_model", "--version", "3"]) == 0
+    loaded = tf.saved_model.load(str(out / "3"))
+    x = np.random.default_rng(1).integers(0, 4, (2, 5, 5, 1)).astype(np.int32)
+    np.testing.assert_allclose(loaded.signatures["log_prob"](x=tf.constant(x))["log_prob"],
+                               tiny_pixelcnn.log_prob(x), atol=1e-4, rtol=0)
+    record = json.loads((out / "3" / "tfar_export.json").read_text())
+    assert record["source"] == {"run": str(run_dir), "weights": "best", "zoo_name": "pixelcnn"}
+
+
+def test_export_main_rejects_unknown_sources(tmp_path):
+    with pytest.raises(ValueError, match="neither a run folder nor a zoo entry.*pixelcnn"):
+        export_main(["no_such_model", "--out", str(tmp_path / "o")])
+    with pytest.raises(ValueError, match="not a run folder"):
+        export_main([str(tmp_path), "--out", str(tmp_path / "o")])
+
+
+# ------------------------------------------------- REST client recipe (export/client.py)
+def _load_client_module():
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "export", "client.py")
+    spec = importlib.util.spec_from_file_location("tfar_export_client", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _FakeServing(http.server.BaseHTTPRequestHandler):
+    """The predict endpoint of TF Serving's REST API (columnar format) over a loaded SavedModel."""
+
+    loaded = None
+
+    def do_POST(self):  # noqa: N802 - http.server naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        fn = self.loaded.signatures[body.get("signature_name", "serving_default")]
+        specs = fn.structured_input_signature[1]
+        try:
+            inputs = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in body["inputs"].items()}
+            outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
+            status, answer = 200, {"outputs": outputs if len(outputs) > 1 else next(iter(outputs.values()))}
+        except (tf.errors.InvalidArgumentError, TypeError, KeyError) as error:
+            status, answer = 400, {"error": str(getattr(error, "message", error))}
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tiny_pixelcnn, tmp_path_factory):
+    handler = type("Handler", (_FakeServing,), {})
+    handler.loaded = tf.saved_model.load(saved_model(tiny_pixelcnn, str(tmp_path_factory.mktemp("served") / "1")))
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = _load_client_module()
+    yield client, client.TfarClient(f"http://127.0.0.1:{server.server_port}", "pixelcnn")
+    server.shutdown()
+    server.server_close()
+
+
+def test_rest_client_sample_and_log_prob_match_the_model(served, tiny_pixelcnn):
+    _, client = served
+    samples = client.sample(3, seed=4, temperature=0.9)
+    np.testing.assert_array_equal(samples, tiny_pixelcnn.sample(3, seed=4, temperature=0.9))
+    out = client.log_prob(samples)
+    np.testing.assert_allclose(out["log_prob"], tiny_pixelcnn.log_prob(samples), atol=1e-4, rtol=0)
+
+
+def test_rest_client_steps_carry_the_state_like_model_step(served, tiny_pixelcnn):
+    module, client = served
+    positions = tiny_pixelcnn.num_positions()
+    drawn = client.sample_with_steps(2, positions, seed=9)
+    rng, state, x, expected = np.random.default_rng(9), tiny_pixelcnn.initial_state(2), np.zeros([2], np.int32), []
+    for _ in range(positions):
+        params, state = tiny_pixelcnn.step(tf.constant(x), state)
+        x = module.draw(params.numpy(), rng)
+        expected.append(x)
+    np.testing.assert_array_equal(drawn, np.stack(expected, axis=1))
+
+
+def test_rest_client_reports_server_errors(served):
+    module, client = served
+    with pytest.raises(module.ServingError, match="x has a value >= num_levels"):
+        client.log_prob(np.full([1, 5, 5, 1], 9, np.int32))

@@ -1,0 +1,103 @@
+"""``tfar export SOURCE --out DIR --format saved_model|onnx|both``.
+
+SOURCE is a run folder written by ``tfar train`` (it holds ``run.json``) or a zoo
+entry name. The layout under DIR is ready for TF Serving:
+
+    DIR/<version>/   SavedModel (saved_model.pb, variables/, tfar_export.json)
+    DIR/onnx/        log_prob.onnx, step.onnx, initial_state.onnx, tfar_export.json
+
+so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config).
+"""
+
+import argparse
+import json
+import os
+
+FORMATS = ("saved_model", "onnx", "both")
+
+
+def add_export_arguments(parser):
+    """Add the ``export`` arguments to an argparse (sub)parser."""
+    parser.add_argument("source", help="run folder written by `tfar train`, or a zoo entry name")
+    parser.add_argument("--out", required=True, help="output folder (the TF Serving base_path of the model)")
+    parser.add_argument("--format", choices=FORMATS, default="both", help="default: %(default)s")
+    parser.add_argument("--version", type=int, default=1, help="TF Serving version subfolder (default: %(default)s)")
+    parser.add_argument("--weights", choices=("best", "last"), default="best",
+                        help="which weights of a run folder (default: %(default)s)")
+    parser.add_argument("--untrained", action="store_true",
+                        help="zoo entry with freshly initialised weights (for trying the serving setup)")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                        help="zoo entry config overrides (JSON values), e.g. filters=32 image_shape=[7,7,1]")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="write into non-empty output folders")
+    return parser
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tfar export", description="Export a model to SavedModel and/or ONNX.")
+    return add_export_arguments(parser)
+
+
+def _overrides(pairs):
+    config = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            config[key] = json.loads(text)
+        except json.JSONDecodeError:
+            config[key] = text
+    return config
+
+
+def load_source(source, weights="best", untrained=False, overrides=None):
+    """(model, metadata) for a run folder or a zoo entry name."""
+    from tfar import zoo
+
+    if os.path.isdir(source):
+        from tfar.training import run as run_lib
+
+        if not os.path.isfile(os.path.join(source, run_lib.RUN_FILE)):
+            raise ValueError(f"{source!r} is a folder but not a run folder (no {run_lib.RUN_FILE})")
+        if overrides:
+            raise ValueError("--set applies to zoo entries only; a run folder fixes its model config")
+        model, info = run_lib.load_run_model(source, which=weights)
+        return model, {"source": {"run": os.path.abspath(source), "weights": weights, "zoo_name": info.get("model")}}
+    if source not in zoo.list():
+        raise ValueError(
+            f"{source!r} is neither a run folder nor a zoo entry; zoo entries: {', '.join(zoo.list())}"
+        )
+    model = zoo.load(source, pretrained=not untrained, **(overrides or {}))
+    return model, {"source": {"zoo_name": source, "pretrained": not untrained, "overrides": overrides or {}}}
+
+
+def export_main(args):
+    """Run ``tfar export``; ``args`` is an argparse Namespace or a list of strings. Returns 0."""
+    from tfar.export.onnx import onnx
+    from tfar.export.saved_model import check_dir, saved_model
+
+    if args is None or isinstance(args, (list, tuple)):
+        args = build_parser().parse_args(args)
+    if args.format not in FORMATS:
+        raise ValueError(f"--format must be one of {FORMATS}, got {args.format!r}")
+    if args.version < 1:
+        raise ValueError(f"--version must be a positive int, got {args.version}")
+    if args.format in ("onnx", "both"):
+        try:
+            import tf2onnx  # noqa: F401
+        except ImportError:
+            raise ValueError(f"--format {args.format} needs tf2onnx: pip install 'tfar[onnx]'") from None
+    sm_dir, onnx_dir = os.path.join(args.out, str(args.version)), os.path.join(args.out, "onnx")
+    if args.format in ("saved_model", "both"):
+        check_dir(sm_dir, args.overwrite)
+    if args.format in ("onnx", "both"):
+        check_dir(onnx_dir, args.overwrite)
+    model, metadata = load_source(args.source, args.weights, args.untrained, _overrides(args.set))
+    if args.format in ("saved_model", "both"):
+        path = saved_model(model, sm_dir, overwrite=args.overwrite, metadata=metadata)
+        print(f"SavedModel (signatures log_prob, sample, initial_state, step) -> {path}")
+    if args.format in ("onnx", "both"):
+        paths = onnx(model, onnx_dir, opset=args.opset, overwrite=args.overwrite, metadata=metadata)
+        print(f"ONNX -> {paths['log_prob']}, {paths['step']}")
+    return 0
