@@ -128,7 +128,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=DEFAULT_DATA)
-    parser.add_argument("--no-xla", action="store_true", help="tfar train step without jit_compile")
+    parser.add_argument("--xla", action="store_true", help="jit_compile the tfar train step (slower on CPU)")
     parser.add_argument("--tfp-xla", action="store_true", help="also jit_compile the tfp train step")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 4 s budget, 2 s chunks, 64 test images")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "pixelcnn_pp_vs_tfp"),
@@ -143,7 +143,7 @@ def main(argv=None):
     train, test = load_fashion_mnist(args.data_dir)
     test = test[: args.test_size]
     contenders = {}
-    for name, make, jit in (("tfar", make_tfar, not args.no_xla), ("tfp", make_tfp, args.tfp_xla)):
+    for name, make, jit in (("tfar", make_tfar, args.xla), ("tfp", make_tfp, args.tfp_xla)):
         step, bits = make(jit)
         stream = batches(train, args.batch_size, args.seed)
         start = time.perf_counter()
@@ -165,8 +165,9 @@ def main(argv=None):
                   flush=True)
 
     pairs = list(zip(contenders["tfar"]["rates"], contenders["tfp"]["rates"]))
+    script = os.path.relpath(os.path.abspath(__file__), os.path.dirname(HERE))
     result = {
-        "command": "python " + " ".join([os.path.relpath(__file__, os.path.dirname(HERE))] + list(sys.argv[1:] if argv is None else argv)),
+        "command": " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)]),
         "config": dict(CONFIG, image_shape=list(IMAGE_SHAPE), num_levels=256, batch_size=args.batch_size,
                        optimizer="Adam(1e-3)", dataset="Fashion-MNIST"),
         "budget_seconds": args.budget, "chunk_seconds": args.chunk, "test_images": len(test),

@@ -2,6 +2,7 @@
 
 from tfar.distributions.bernoulli import Bernoulli
 from tfar.distributions.categorical import Categorical
+from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticMixture
 
 
 def head_for(num_levels):
@@ -11,4 +12,4 @@ def head_for(num_levels):
     return Bernoulli() if num_levels == 2 else Categorical(num_levels)
 
 
-__all__ = ["Bernoulli", "Categorical", "head_for"]
+__all__ = ["Bernoulli", "Categorical", "DiscretizedLogisticMixture", "head_for"]

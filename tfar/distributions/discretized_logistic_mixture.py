@@ -15,8 +15,10 @@ components are combined with log-sum-exp.
 
 Parameters of one pixel are a flat vector of ``K * (1 + 2C + C(C-1)/2)`` numbers laid out as
 ``[logits (K) | means (C, K) | log_scales (C, K) | coefficients (C(C-1)/2, K)]``.
-The component distributions are ``tfd.Logistic``; the mixture over components follows
-``tfd.MixtureSameFamily`` (log-sum-exp of ``log_softmax(logits)`` plus component log-probs).
+The components are ``tfd.Logistic`` distributions (their cdf, survival function, log-cdf and
+density give the bin masses); components are combined as ``tfd.MixtureSameFamily`` does,
+``logsumexp(log_softmax(logits) + log p_k)``, but only after the channels' log-masses are
+summed, which ``QuantizedDistribution`` cannot express for coupled channels.
 """
 
 import math
@@ -111,7 +113,12 @@ class DiscretizedLogisticMixture:
         log_cdf_plus = logistic.log_cdf(x_col + half)  # whole lower tail: bin 0
         log_sf_minus = logistic.log_survival_function(x_col - half)  # whole upper tail: bin L-1
         # Middle bins: log(sigma(plus) - sigma(minus)); the pdf at the centre where that underflows.
-        mass = logistic.cdf(x_col + half) - logistic.cdf(x_col - half)
+        # difference of cdfs below the mean, of survival functions above it: no cancellation near 1
+        mass = tf.where(
+            x_col > means,
+            logistic.survival_function(x_col - half) - logistic.survival_function(x_col + half),
+            logistic.cdf(x_col + half) - logistic.cdf(x_col - half),
+        )
         log_mass = tf.math.log(tf.maximum(mass, 1e-12))
         log_centre = logistic.log_prob(x_col) + math.log(2.0 * half)
         middle = tf.where(mass > UNDERFLOW, log_mass, log_centre)

@@ -9,6 +9,10 @@ rows ``s r .. s r + kh - 1`` (and columns likewise); keeping the first ``s H`` r
 
 means output (i, j) only receives input pixels at or above-left of (i / s, j / s), which
 preserves the causal order set up by the shifted convolutions that produced the input.
+When ``kh <= s`` (and ``kw <= s`` for "down_right") the layer runs a "same" transposed
+convolution instead, which keeps the same rows without a crop (crops are slow to
+differentiate on CPU); for "down" its columns start at 0 instead of being centred, a sideways
+move within the rows above that leaves the causal order unchanged.
 """
 
 import keras
@@ -49,13 +53,20 @@ class ShiftedConv2DTranspose(keras.layers.Layer):
             self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
 
     def call(self, inputs):
-        outputs = ops.conv_transpose(inputs, ops.cast(self.kernel, inputs.dtype), strides=self.strides,
-                                     padding="valid")
+        kernel = ops.cast(self.kernel, inputs.dtype)
+        if self.kernel_size[0] <= self.strides and (self.shift == "down" or self.kernel_size[1] <= self.strides):
+            # "same" gives exactly the kept window without a crop (whose gradient is slow on CPU);
+            # for "down" it keeps columns from 0 rather than centred, which only moves the
+            # footprint sideways inside the rows above: the causal order is unchanged
+            return self._add_bias(ops.conv_transpose(inputs, kernel, strides=self.strides, padding="same"))
+        outputs = ops.conv_transpose(inputs, kernel, strides=self.strides, padding="valid")
         h, w = inputs.shape[1], inputs.shape[2]
         if h is None or w is None:
             h, w = ops.shape(inputs)[1], ops.shape(inputs)[2]
         left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
-        outputs = outputs[:, : h * self.strides, left : left + w * self.strides]
+        return self._add_bias(outputs[:, : h * self.strides, left : left + w * self.strides])
+
+    def _add_bias(self, outputs):
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return outputs

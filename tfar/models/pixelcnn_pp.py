@@ -1,8 +1,8 @@
 """PixelCNN++ (Salimans et al. 2017, "PixelCNN++", arXiv:1701.05517).
 
     x in [-1, 1] (+ a constant ones channel marking the image inside the zero padding)
-    u  = down_shift(conv_down_2x3(x))                                     (pixels above)
-    ul = down_shift(conv_down_1x3(x)) + right_shift(conv_down_right_2x1(x))  (above and left)
+    u  = conv_down_2x3(down_shift(x))                                     (pixels above)
+    ul = conv_down_1x3(down_shift(x)) + conv_down_right_2x1(right_shift(x))  (above and left)
     encoder: num_hierarchies x [num_resnet x (u = GatedResNet(u); ul = GatedResNet(ul, a=u)),
                                 then stride-2 shifted convs], every output kept for skips
     decoder: num_hierarchies x [num_resnet (+1 after the first) x
@@ -13,8 +13,10 @@
 Each pixel's C channels are one autoregressive position: the mixture couples R -> G -> B
 linearly (see :mod:`tfar.distributions.discretized_logistic_mixture`), so ``position_shape``
 is (C,) and ``model(x)`` returns [batch, H, W, P] parameters. With ``num_classes`` a
-projection of the one-hot label is added inside every gated block (sec. 2.5 of the
-Gated PixelCNN paper, arXiv:1606.05328). Argument names follow ``tfp.distributions.PixelCNN``.
+projection of the one-hot label is added inside every gated block (conditional PixelCNN,
+arXiv:1606.05328, sec. 2.3). Argument names follow ``tfp.distributions.PixelCNN``.
+Generation uses the base class ``step``, which reruns the network on the canvas for every
+pixel (the U-net's strided layers make a cached single-pixel step far from simple).
 """
 
 import keras
@@ -99,8 +101,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         """[B, H, W, C] in [-1, 1] -> mixture parameters [B, H, W, P]."""
         label = None if self.num_classes is None else tf.one_hot(tf.cast(condition, tf.int32), self.num_classes)
         x = tf.concat([h, tf.ones_like(h[..., :1])], axis=-1)
-        u = down_shift(self.init_u(x))
-        ul = down_shift(self.init_ul_up(x)) + right_shift(self.init_ul_left(x))
+        # shifting the input rather than the first convolutions' outputs gives the same
+        # footprint and keeps slices out of the backward pass (the input needs no gradient)
+        x_down, x_right = down_shift(x), right_shift(x)
+        u = self.init_u(x_down)
+        ul = self.init_ul_up(x_down) + self.init_ul_left(x_right)
         skips_u, skips_ul = [u], [ul]
         for i, blocks in enumerate(self.encoder):
             for block_u, block_ul in blocks:
@@ -120,24 +125,20 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 ul = block_ul(ul, a=tf.concat([u, skips_ul.pop()], axis=-1), condition=label, training=training)
             if i < self.num_hierarchies - 1:
                 up_u, up_ul = self.upsample[i]
-                target = tf.shape(skips_u[-1])
-                u = up_u(u)[:, : target[1], : target[2]]  # odd sizes: drop the extra last row/column
-                ul = up_ul(ul)[:, : target[1], : target[2]]
+                u, ul = self._crop_like(up_u(u), skips_u[-1]), self._crop_like(up_ul(ul), skips_ul[-1])
         return self.output_dense(tf.nn.elu(ul))
+
+    @staticmethod
+    def _crop_like(x, target):
+        """Odd sizes: drop the extra last row/column an upsampling made (no-op when shapes agree)."""
+        if x.shape[1:3] == target.shape[1:3] and None not in x.shape[1:3]:
+            return x
+        size = tf.shape(target)
+        return x[:, : size[1], : size[2]]
 
     def call(self, x, condition=None, training=None):
         """Mixture parameters per pixel, float32 [batch, H, W, P]."""
         return tf.cast(self.network(self.embed_input(x), condition, training=training), tf.float32)
-
-    def sample(self, num_samples, *, prefix=None, **kwargs):
-        """``AutoregressiveModel.sample``; an absent prefix is passed as an empty one of pixel shape.
-
-        The generic fast sampler builds its empty prefix as [B, 0, 0], which does not fit a
-        position of shape (C,); an explicit [B, 0, W, C] prefix avoids that.
-        """
-        if prefix is None and isinstance(num_samples, (int, np.integer)) and num_samples > 0:
-            prefix = np.zeros([int(num_samples), 0, *self.image_shape[1:]], np.int32)
-        return super().sample(num_samples, prefix=prefix, **kwargs)
 
     def get_config(self):
         config = super().get_config()

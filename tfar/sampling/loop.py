@@ -23,17 +23,18 @@ def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefi
         tf.constant(num_samples, tf.int32),
         seed,
         tf.constant(temperature, tf.float32),
-        _or_empty(condition, num_samples),
-        _or_empty(prefix, num_samples, rank=2 + len(model.position_shape)),
+        _or_empty(condition, [num_samples]),
+        _or_empty(prefix, [num_samples, 0, *model.position_shape]),
         tf.constant(model.num_positions(length), tf.int32),
         condition is not None,
     )
 
 
-def _or_empty(value, batch, rank=1):
+def _or_empty(value, empty_shape):
+    """``value`` as int32, or an empty int32 tensor of ``empty_shape`` standing for None."""
     if value is not None:
         return tf.cast(value, tf.int32)
-    return tf.zeros([batch] + [0] * (rank - 1), tf.int32)
+    return tf.zeros(empty_shape, tf.int32)
 
 
 def _compiled_fast(model):

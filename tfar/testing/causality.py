@@ -39,8 +39,7 @@ def dependency_matrix(model, condition=None, seed=0, length=None, relative_toler
 
 
 def _gradient_magnitude(model, condition, seed, length):
-    event = _event(model, length)
-    n = int(np.prod(event))
+    n = model.num_positions(length)
     x = tf.constant(np.repeat(random_input(model, 1, seed, length), n, axis=0))
     labels = _labels(model, n, condition)
     h = tf.cast(model.embed_input(x), tf.float32)
@@ -57,16 +56,16 @@ def _gradient_magnitude(model, condition, seed, length):
 
 def perturbation_violations(model, condition=None, seed=0, length=None, num_positions=8, atol=1e-4):
     """Positions q where changing x[q] changed an output at a position <= q (should be empty)."""
-    event = _event(model, length)
-    n = int(np.prod(event))
+    n = model.num_positions(length)
     x = random_input(model, 1, seed, length)
     labels = _labels(model, 1, condition)
     base = tf.reshape(model(x, condition=labels), [n, -1]).numpy()
     rng = np.random.default_rng(seed + 1)
     violations = []
     for q in sorted(rng.choice(n, size=min(num_positions, n), replace=False)):
-        changed = x.reshape(-1).copy()
-        changed[q] = (changed[q] + 1 + rng.integers(0, model.num_levels - 1)) % model.num_levels
+        changed = x.reshape(n, -1).copy()  # one row per position (a sub-pixel, or a whole pixel)
+        shift = 1 + rng.integers(0, model.num_levels - 1, size=changed.shape[1])
+        changed[q] = (changed[q] + shift) % model.num_levels
         out = tf.reshape(model(changed.reshape(x.shape), condition=labels), [n, -1]).numpy()
         if not np.allclose(out[: q + 1], base[: q + 1], atol=atol, rtol=0):
             violations.append(int(q))
@@ -90,7 +89,8 @@ def assert_causal(model, condition=None, seed=0, length=None):
 
 def earlier_pixels_seen(deps, image_shape, row, col):
     """Bool [H, W]: which pixels feed any channel of the output at pixel (row, col)."""
-    h, w, c = image_shape
-    o = (row * w + col) * c
-    seen = deps[o : o + c].any(axis=0).reshape(h, w, c).any(axis=-1)
+    h, w, _ = image_shape
+    per_pixel = deps.shape[0] // (h * w)  # positions per pixel: C, or 1 for per-pixel heads
+    o = (row * w + col) * per_pixel
+    seen = deps[o : o + per_pixel].any(axis=0).reshape(h, w, per_pixel).any(axis=-1)
     return seen
