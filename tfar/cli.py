@@ -169,11 +169,22 @@ def _train_config(args):
         if not info.get("num_classes"):
             raise CommandError(f"--conditional: dataset {args.data!r} has no labels")
         overrides.setdefault("num_classes", int(info["num_classes"]))
+    elif "num_classes" in record["config"]:
+        overrides.setdefault("num_classes", None)  # a zoo entry may be conditional; train it unconditionally
     data = {
         "name": args.data, "source": args.source, "batch_size": args.batch_size, "limit": args.limit,
         "val_limit": args.val_limit, "with_labels": bool(args.conditional),
     }
     return args.model, overrides, data
+
+
+def _data_label(data):
+    """A short name for a dataset name, folder or glob (for the default run folder)."""
+    path = os.path.normpath(data)
+    while any(c in os.path.basename(path) for c in "*?[") and os.path.dirname(path):
+        path = os.path.dirname(path)
+    name = os.path.basename(path)
+    return "audio" if not name or any(c in name for c in "*?[") else name
 
 
 def _audio_train_config(args):
@@ -182,6 +193,8 @@ def _audio_train_config(args):
         raise CommandError(f"{args.model} is an audio model: pass --data FOLDER_OR_GLOB of WAV files")
     if args.conditional:
         raise CommandError("--conditional: audio training on class labels is not supported by the CLI")
+    if args.limit is not None:
+        raise CommandError("--limit is for image datasets; select audio files with a glob in --data")
     audio = _audio()
     files = audio.find_audio_files(args.data)  # none -> ValueError naming the path
     sample_rate = args.sample_rate or audio.load_wav(files[0])[1]
@@ -208,8 +221,10 @@ def _audio_datasets(args, data, num_levels, seed):
                                        seed=0, **common)
     except ValueError as error:
         raise CommandError(f"{error}; use --val-limit 0 to train without validation") from None
-    # one fixed random segment per held-out file (the same every epoch), at most --val-limit of them
-    return train, held_out.unbatch().take(args.val_limit).batch(args.batch_size)
+    # One fixed random segment per held-out file (the same every epoch), --val-limit rounded up to whole
+    # batches. Taking whole batches keeps the cardinality known: keras' evaluate mis-averages the loss
+    # of a dataset of unknown cardinality (e.g. after unbatch/take/batch).
+    return train, held_out.take(math.ceil(args.val_limit / args.batch_size))
 
 
 def _check_same_run(run_dir, info):
@@ -245,7 +260,7 @@ def cmd_train(args):
     is_audio = data.get("modality") == "audio"
     keras.utils.set_random_seed(args.seed)
     model = zoo.load(name, pretrained=False, **overrides)
-    run_dir = args.out or os.path.join("runs", f"{name}-{os.path.basename(args.data.rstrip('/*'))}")
+    run_dir = args.out or os.path.join("runs", f"{name}-{_data_label(args.data)}")
     steps_per_epoch = args.steps_per_epoch
     if is_audio and steps_per_epoch is None:
         steps_per_epoch = AUDIO_STEPS_PER_EPOCH  # random segments repeat forever: an epoch is a number of steps
@@ -616,8 +631,8 @@ def build_parser():
     train.add_argument("--conditional", action="store_true", help="condition the model on the class labels")
     train.add_argument("--limit", type=_positive_int, default=None, help="use only the first N training examples")
     train.add_argument("--val-limit", type=_non_negative_int, default=1000,
-                       help="test examples used for validation each epoch (audio: one segment per held-out "
-                            "file, at most this many); 0 disables (default: %(default)s)")
+                       help="test examples used for validation each epoch (audio: one segment per held-out file, "
+                            "rounded up to whole batches); 0 disables (default: %(default)s)")
     train.add_argument("--steps-per-epoch", type=_positive_int, default=None,
                        help="batches per epoch (the data repeats); default: one pass over the data "
                             f"(audio: {AUDIO_STEPS_PER_EPOCH})")

@@ -196,3 +196,16 @@ def test_short_fit_on_real_fashion_mnist_lowers_the_loss():
     assert np.isfinite(history.history["loss"][0])
     assert after < before - 0.5, (before, after)
     assert after < np.log(256)
+
+
+def test_evaluate_is_the_per_example_mean_whatever_the_dataset_size():
+    """Uneven last batch and unknown cardinality must not bias the reported NLL."""
+    model = tiny()
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(3).integers(0, 4, (10, 5, 5, 1)).astype(np.int32)
+    direct = float(-np.mean(model.log_prob(x).numpy()) / 25)
+    ds = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    unknown_size = ds.filter(lambda batch: tf.constant(True))
+    for data in (ds, unknown_size):
+        loss, bpd = model.evaluate(data, verbose=0)
+        assert abs(loss - direct) < 1e-5 and abs(bpd - direct / np.log(2)) < 1e-5

@@ -167,9 +167,11 @@ class AutoregressiveModel(keras.Model):
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
         return -tf.reduce_mean(self._log_prob(x, condition, training=training)) / dims
 
-    def _update_metrics(self, loss):
-        self.loss_tracker.update_state(loss)
-        self.bpd_tracker.update_state(loss / math.log(2.0))
+    def _update_metrics(self, loss, x):
+        # weighted by batch size: epoch figures are per-example means, whatever the last batch
+        batch = tf.cast(tf.shape(x)[0], tf.float32)
+        self.loss_tracker.update_state(loss, sample_weight=batch)
+        self.bpd_tracker.update_state(loss / math.log(2.0), sample_weight=batch)
         return {"loss": self.loss_tracker.result(), "bits_per_dim": self.bpd_tracker.result()}
 
     def train_step(self, data):
@@ -180,11 +182,11 @@ class AutoregressiveModel(keras.Model):
             scaled = self.optimizer.scale_loss(total)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_metrics(loss)
+        return self._update_metrics(loss, x)
 
     def test_step(self, data):
         x, condition = self._unpack(data)
-        return self._update_metrics(self._nll_per_dim(x, condition, training=False))
+        return self._update_metrics(self._nll_per_dim(x, condition, training=False), x)
 
     def _checked_input(self, x, y):
         if isinstance(x, tf.data.Dataset):
