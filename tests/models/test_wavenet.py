@@ -163,8 +163,8 @@ def test_config_round_trip_and_save_load(tmp_path):
 
 
 def test_arguments_are_validated():
-    with pytest.raises(NotImplementedError, match="logistic_mixture"):
-        WaveNet(output="logistic_mixture")
+    with pytest.raises(ValueError, match="num_logistic_mix"):
+        WaveNet(output="logistic_mixture", num_logistic_mix=0)
     with pytest.raises(ValueError, match="output"):
         WaveNet(output="gaussian")
     with pytest.raises(ValueError, match="kernel_size"):
@@ -221,3 +221,24 @@ def test_local_conditioned_fit_on_codes_and_features(tmp_path):
     assert model.log_prob(codes, features=features).shape == (4,)
     with pytest.raises(ValueError, match="features"):
         model.log_prob(codes)
+
+
+def test_logistic_mixture_output_is_a_causal_normalized_distribution():
+    model = tiny(output="logistic_mixture", num_logistic_mix=3, num_levels=4, num_stacks=1, layers_per_stack=2)
+    assert model(np.zeros((2, 5), np.int32)).shape == (2, 5, 9)  # K * (logit, mean, log-scale)
+    assert_causal(model, length=6)
+    assert abs(total_probability(model, length=3) - 1.0) < 1e-5
+    assert max_step_error(model, length=8) < 1e-5
+    fast = model.sample(3, length=10, seed=4)
+    np.testing.assert_array_equal(fast, model.sample(3, length=10, seed=4, method="naive"))
+    assert model.get_config()["output"] == "logistic_mixture"
+    assert WaveNet.from_config(model.get_config()).get_config() == model.get_config()
+
+
+def test_logistic_mixture_fit_lowers_the_loss():
+    model = tiny(output="logistic_mixture", num_logistic_mix=2, num_levels=256)
+    t = np.arange(256)
+    x = np.stack([(128 + 60 * np.sin(t / (4 + k))).astype(np.int32) for k in range(16)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(x, batch_size=8, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0] - 0.5

@@ -183,3 +183,24 @@ class DiscretizedLogisticMixture:
             levels.append(self._quantize(mean))
             values.append(self._to_unit(levels[-1]))
         return tf.stack(levels, axis=-1)
+
+
+class ScalarLogisticMixture(DiscretizedLogisticMixture):
+    """The one-channel mixture as a head over scalar positions (audio samples).
+
+    ``log_prob(params [..., 3K], x [...])`` and ``sample(...) -> [...]``: the same
+    discretized logistic mixture with the channel axis left out, as WaveNet's
+    ``output="logistic_mixture"`` over mu-law levels (Salimans et al. 2017, eq. 2).
+    """
+
+    def __init__(self, num_levels=256, num_logistic_mix=10):
+        super().__init__(num_levels=num_levels, num_channels=1, num_logistic_mix=num_logistic_mix)
+
+    def log_prob(self, params, x):
+        return super().log_prob(params, x[..., None])
+
+    def sample(self, params, seed, temperature=1.0):
+        return super().sample(params, seed, temperature)[..., 0]
+
+    def mode(self, params):
+        return super().mode(params)[..., 0]

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
 from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from tfar.models import checks
 from tfar.models.base import AutoregressiveModel
@@ -59,7 +60,9 @@ class WaveNet(AutoregressiveModel):
       skip_channels: width of the skip sum and of the hidden output layer.
       kernel_size: taps of every dilated convolution (>= 2).
       num_levels: mu-law classes (256).
-      output: "categorical" (softmax); "logistic_mixture" is not implemented.
+      output: "categorical" (256-way softmax) or "logistic_mixture" (a discretized
+        logistic mixture over the mu-law levels, Salimans et al. 2017).
+      num_logistic_mix: mixture components for output="logistic_mixture".
       num_classes: number of global condition ids, or None.
       local_condition_channels: channels C of local feature frames, or None.
       upsample_factors: transposed-convolution strides; their product is the hop.
@@ -67,14 +70,13 @@ class WaveNet(AutoregressiveModel):
 
     def __init__(self, num_stacks=2, layers_per_stack=10, residual_channels=32, dilation_channels=32,
                  skip_channels=64, kernel_size=2, num_levels=256, output="categorical", num_classes=None,
-                 local_condition_channels=None, upsample_factors=None, **kwargs):
+                 local_condition_channels=None, upsample_factors=None, num_logistic_mix=10, **kwargs):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-        if output == "logistic_mixture":
-            raise NotImplementedError(
-                "WaveNet(output='logistic_mixture') is not implemented yet; use output='categorical'"
-            )
         super().__init__(event_shape=(None,), num_levels=num_levels, num_classes=num_classes, **kwargs)
+        self.num_logistic_mix = _positive_int("num_logistic_mix", num_logistic_mix)
+        if output == "logistic_mixture":
+            self.head = ScalarLogisticMixture(self.num_levels, self.num_logistic_mix)
         self.num_stacks = _positive_int("num_stacks", num_stacks)
         self.layers_per_stack = _positive_int("layers_per_stack", layers_per_stack)
         self.residual_channels = _positive_int("residual_channels", residual_channels)
@@ -410,7 +412,7 @@ class WaveNet(AutoregressiveModel):
             num_stacks=self.num_stacks, layers_per_stack=self.layers_per_stack,
             residual_channels=self.residual_channels, dilation_channels=self.dilation_channels,
             skip_channels=self.skip_channels, kernel_size=self.kernel_size, num_levels=self.num_levels,
-            output=self.output_type, num_classes=self.num_classes,
+            output=self.output_type, num_logistic_mix=self.num_logistic_mix, num_classes=self.num_classes,
             local_condition_channels=self.local_condition_channels,
             upsample_factors=None if self.upsample_factors is None else list(self.upsample_factors),
         )
