@@ -18,7 +18,8 @@ import tensorflow as tf
 from tfar import cli
 from tfar.data.audio import is_held_out, load_wav, mu_law_encode, trim_silence
 from tfar.training import run as run_lib
-from tfar.training.audio import TimeBudget, codes_to_pcm16, write_wav
+from tfar.training.audio import codes_to_pcm16, write_wav
+from tfar.training.callbacks import TimeBudget
 
 RATE = 4000
 FILE_SAMPLES = 1200

@@ -1,7 +1,6 @@
 """Run every notebook in colab/ in its small mode: code cells in order, shell/magic lines skipped."""
 
 import json
-import os
 import pathlib
 
 import pytest

@@ -1,7 +1,6 @@
 import hashlib
 import json
 import pathlib
-import shutil
 
 import numpy as np
 import pytest

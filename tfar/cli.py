@@ -308,7 +308,7 @@ def cmd_train(args):
         callbacks.insert(backup[0] if backup else len(callbacks), clips)  # before the backup, like SampleGrid
     budget = None
     if args.time_budget is not None:
-        from tfar.training.audio import TimeBudget
+        from tfar.training.callbacks import TimeBudget
 
         budget = TimeBudget(args.time_budget)
         callbacks.insert(0, budget)

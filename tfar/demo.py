@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 
-import keras
+from tfar.training.callbacks import TimeBudget
 
 DEFAULT_OUT = os.path.join("runs", "demo")
 # Small enough to train a visible amount in 2-3 minutes on 2 CPU cores.
@@ -37,26 +37,6 @@ def full_data_available():
     folder = dataset_info("fashion_mnist")["default_dir"]
     names = [n for pair in builders.IDX_FILES.values() for n in pair]
     return bool(folder) and all(os.path.isfile(os.path.join(folder, n)) for n in names)
-
-
-class TimeCap(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of wall time have passed (a busy machine stays in budget)."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self.steps = 0
-        self.hit = False
-        self._start = None
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if time.perf_counter() - self._start > self.seconds:
-            self.hit = True
-            self.model.stop_training = True
 
 
 def _run(argv, extra_callbacks=None):
@@ -95,7 +75,7 @@ def main(argv=None):
 
     overrides = [f"{k}={v}" for k, v in MODEL_CONFIG.items()]
     times = {}
-    cap = TimeCap(args.max_train_seconds)
+    cap = TimeBudget(args.max_train_seconds)
     times["train"] = _run([
         "train", "pixelcnn", "--data", "fashion_mnist", "--source", source, "--out", args.out,
         "--epochs", str(args.epochs), "--steps-per-epoch", str(args.steps_per_epoch),

@@ -13,7 +13,6 @@ logs it to TensorBoard with ``tf.summary.audio``, the audio counterpart of
 """
 
 import os
-import time
 import wave
 
 import keras
@@ -125,29 +124,4 @@ class AudioSamples(keras.callbacks.Callback):
             self._writer = None
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of wall time have passed (checked after every batch).
-
-    The epoch in progress ends early, so its checkpoints and backup are still written.
-    """
-
-    def __init__(self, seconds):
-        super().__init__()
-        if not isinstance(seconds, (int, float)) or not seconds >= 0:
-            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
-        self.seconds = float(seconds)
-        self.steps = 0
-        self.hit = False
-        self._start = None
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if time.perf_counter() - self._start >= self.seconds:
-            self.hit = True
-            self.model.stop_training = True
-
-
-__all__ = ["AudioSamples", "TimeBudget", "codes_to_pcm16", "write_codes_wav", "write_wav"]
+__all__ = ["AudioSamples", "codes_to_pcm16", "write_codes_wav", "write_wav"]

@@ -11,6 +11,8 @@ import importlib.util
 import math
 import os
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -157,3 +159,28 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
 
 
 __all__ = ["SampleGrid", "make_callbacks", "sample_conditions", "tensorboard_available"]
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of wall time have passed (checked after every batch).
+
+    The epoch in progress ends early, so its checkpoints and backup are still written.
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        if not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.steps = 0
+        self.hit = False
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if time.perf_counter() - self._start >= self.seconds:
+            self.hit = True
+            self.model.stop_training = True
