@@ -72,3 +72,16 @@ def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
     _fake_zoo(tmp_path, monkeypatch, corrupt=True)
     with pytest.raises(ValueError, match="corrupted"):
         zoo.load("tiny")
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.list() if zoo.info(n)["weights"]])
+def test_shipped_weights_match_their_sha256_and_load(name):
+    record = zoo.info(name)
+    assert record["metrics"], f"{name} ships weights without measured metrics"
+    model = zoo.load(name)
+    assert model.count_params() > 0
+
+
+def test_every_zoo_entry_has_a_model_card():
+    for name in zoo.list():
+        assert zoo.info(name)["model_card"], name
