@@ -19,6 +19,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
+	$(PY) -m tfar bench --out bench/results/sampling_fast_vs_naive.json
 	$(PY) bench/pixelcnn_pp_vs_tfp.py
 
 clean:

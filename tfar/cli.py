@@ -714,6 +714,19 @@ def build_parser():
 
     _add_export_command(commands)
 
+    bench = commands.add_parser(
+        "bench", help="time fast (cached step) against naive sampling for zoo models",
+        description="Sample from zoo models with the fast single-step graph and with the naive full-recompute "
+                    "sampler, side by side, and report both times and whether the samples are identical.",
+    )
+    bench.add_argument("models", nargs="*", metavar="MODEL", help="zoo names (default: the whole zoo)")
+    bench.add_argument("--num", type=_positive_int, default=4, help="samples per method (default: %(default)s)")
+    bench.add_argument("--length", type=_positive_int, default=400,
+                       help="samples per clip for audio models (default: %(default)s)")
+    bench.add_argument("--repeats", type=_positive_int, default=1, help="timed runs per method; medians reported")
+    bench.add_argument("--out", default=None, help="also write the results as JSON here")
+    bench.set_defaults(func=cmd_bench)
+
     zoo_parser = commands.add_parser("zoo", help="list the zoo or show one entry",
                                      description="List the zoo entries or show one entry's record and card.")
     zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", metavar="{list,info}")
@@ -726,13 +739,9 @@ def build_parser():
 
 
 def _add_export_command(commands):
-    """`tfar export`, whose arguments and runner live in :mod:`tfar.export.cli` (added when present)."""
-    try:
-        from tfar.export import cli as export_cli
-    except ImportError:
-        return
-    if not hasattr(export_cli, "add_export_arguments") or not hasattr(export_cli, "export_main"):
-        return
+    """`tfar export`, whose arguments and runner live in :mod:`tfar.export.cli`."""
+    from tfar.export import cli as export_cli
+
     export = commands.add_parser(
         "export", help="export a run folder or zoo entry to SavedModel (TF Serving) and/or ONNX",
         description="Export a run folder (its best weights) or a zoo entry to a TF Serving SavedModel "
@@ -740,6 +749,35 @@ def _add_export_command(commands):
     )
     export_cli.add_export_arguments(export)
     export.set_defaults(func=export_cli.export_main)
+
+
+def cmd_bench(args):
+    """`tfar bench`: fast vs naive sampling, side by side, for zoo models."""
+    from tfar import zoo
+    from tfar.sampling.benchmark import compare_methods
+    from tfar.training import run as run_lib
+
+    names = args.models or zoo.list()
+    unknown = [n for n in names if n not in zoo.list()]
+    if unknown:
+        raise CommandError(f"unknown zoo models {unknown}; the zoo has: {', '.join(zoo.list())}")
+    results = {}
+    print(f"{'model':<28} {'fast s':>8} {'naive s':>8} {'speed-up':>9}  identical")
+    for name in names:
+        record = zoo.info(name)
+        model = zoo.load(name, pretrained=bool(record["weights"]))
+        audio = _modality(model.event_shape) == "audio"
+        condition = None if model.num_classes is None else [i % model.num_classes for i in range(args.num)]
+        result = compare_methods(model, args.num, condition=condition, length=args.length if audio else None,
+                                 repeats=args.repeats)
+        results[name] = dict(result, num_samples=args.num, length=args.length if audio else None,
+                             pretrained=bool(record["weights"]))
+        print(f"{name:<28} {result['fast_seconds']:>8.2f} {result['naive_seconds']:>8.2f} "
+              f"{result['speedup']:>8.1f}x  {result['identical']}", flush=True)
+    if args.out:
+        run_lib.write_json(args.out, results)
+        print(f"-> {args.out}")
+    return 0 if all(r["identical"] for r in results.values()) else 1
 
 
 def main(argv=None, extra_callbacks=None):
