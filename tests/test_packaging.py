@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -18,9 +19,12 @@ print(float(model.bits_per_dim(x, y).numpy().mean()))
 
 
 def test_wheel_installs_with_zoo_and_embedded_data(tmp_path):
-    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    wheels, site, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+    # build from a clean copy: a stale build/ folder in the checkout would hide packaging mistakes
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", "tensorflow_datasets"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run(pip + ["wheel", "--no-deps", "-w", str(wheels), str(REPO)], check=True, capture_output=True)
+    subprocess.run(pip + ["wheel", "--no-deps", "-w", str(wheels), str(source)], check=True, capture_output=True)
     wheel = next(wheels.glob("tfar-*.whl"))
     subprocess.run(pip + ["install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
     env = dict(os.environ, PYTHONPATH=str(site), TF_CPP_MIN_LOG_LEVEL="3")
