@@ -757,10 +757,11 @@ def cmd_bench(args):
     from tfar.sampling.benchmark import compare_methods
     from tfar.training import run as run_lib
 
-    names = args.models or zoo.list()
-    unknown = [n for n in names if n not in zoo.list()]
+    known = zoo.list()
+    names = args.models or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise CommandError(f"unknown zoo models {unknown}; the zoo has: {', '.join(zoo.list())}")
+        raise CommandError(f"unknown zoo models {unknown}; the zoo has: {', '.join(known)}")
     results = {}
     print(f"{'model':<28} {'fast s':>8} {'naive s':>8} {'speed-up':>9}  identical")
     for name in names:

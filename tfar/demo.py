@@ -34,9 +34,7 @@ def full_data_available():
     """True when the original Fashion-MNIST IDX files are in the Debian location."""
     from tfar.data import builders, dataset_info
 
-    folder = dataset_info("fashion_mnist")["default_dir"]
-    names = [n for pair in builders.IDX_FILES.values() for n in pair]
-    return bool(folder) and all(os.path.isfile(os.path.join(folder, n)) for n in names)
+    return not builders.missing_idx_files(dataset_info("fashion_mnist")["default_dir"])
 
 
 def _run(argv, extra_callbacks=None):

@@ -6,7 +6,6 @@ dataset, measured metrics, weights file name and its SHA-256), ``MODEL_CARD.md``
 when trained, the weights file.
 """
 
-import builtins
 import fnmatch
 import hashlib
 import json
@@ -26,16 +25,16 @@ def list(filter=None):  # noqa: A001 - the public name is tfar.zoo.list
 
 
 def _entry(name):
-    names = list()
-    if not isinstance(name, str) or name not in names:
-        raise ValueError(f"Unknown model {name!r}; the zoo has: {', '.join(names)}")
-    return _root() / name
+    if isinstance(name, str) and name and "/" not in name and (_root() / name / "config.json").is_file():
+        return _root() / name
+    raise ValueError(f"Unknown model {name!r}; the zoo has: {', '.join(list())}")
 
 
 def info(name):
     """The entry's record: class, config, dataset, measured metrics, weights and sha256."""
-    record = json.loads((_entry(name) / "config.json").read_text())
-    card = _entry(name) / "MODEL_CARD.md"
+    entry = _entry(name)
+    record = json.loads((entry / "config.json").read_text())
+    card = entry / "MODEL_CARD.md"
     record["model_card"] = card.read_text() if card.is_file() else None
     return record
 
@@ -89,4 +88,3 @@ def load(name, pretrained=True, **config_overrides):
 
 
 __all__ = ["info", "list", "load"]
-_builtin_list = builtins.list

@@ -27,6 +27,8 @@ def logistic_noise(shape, seed):
 
 
 def check_temperature(temperature):
-    """Temperatures must be positive finite floats (python values are checked eagerly)."""
-    if isinstance(temperature, (int, float)) and not (temperature > 0 and temperature < float("inf")):
+    """Raise ValueError unless ``temperature`` is a positive finite Python number."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+        0 < temperature < float("inf")
+    ):
         raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")

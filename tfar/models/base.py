@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfar.distributions import head_for
+from tfar.distributions.noise import check_temperature
 from tfar.models import checks
 
 METHODS = ("fast", "naive")
@@ -87,9 +88,15 @@ class AutoregressiveModel(keras.Model):
         return super().__call__(x, condition=condition, **kwargs)
 
     def call(self, x, condition=None, training=None):
-        """Distribution parameters [batch, *event_shape, *param_suffix] (float32)."""
+        """Distribution parameters [batch, *positions, *param_suffix] (float32).
+
+        Leading dims are the event's, less ``position_shape``: [B, H, W, C, L] for a
+        softmax per sub-pixel, [B, H, W, P] for a per-pixel mixture, [B, T, L] for audio.
+        """
         raw = self.network(self.embed_input(x), condition, training=training)
-        shape = tf.concat([tf.shape(x), self.head.param_suffix], axis=0)
+        # one parameter group per position: per sub-pixel / sample, or per pixel for (C,) positions
+        leading = tf.shape(x)[: len(x.shape) - len(self.position_shape)]
+        shape = tf.concat([leading, self.head.param_suffix], axis=0)
         return tf.reshape(tf.cast(raw, tf.float32), shape)
 
     def build(self, input_shape=None):
@@ -239,11 +246,8 @@ class AutoregressiveModel(keras.Model):
 
         This default recomputes the whole network on the canvas (correct for any model).
         """
-        canvas, position = state["canvas"], state["position"]
+        canvas, position = self.write_canvas(state, x_prev), state["position"]
         n = self.num_positions()
-        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
-        write = tf.reshape(write, [1, n] + [1] * len(self.position_shape))
-        canvas = tf.where(write, tf.expand_dims(tf.cast(x_prev, tf.int32), 1), canvas)
         current = tf.minimum(position, n - 1)
         if self.sampling_window is None:
             params = self(self.unflatten(canvas), condition=state.get("condition"))
@@ -251,6 +255,14 @@ class AutoregressiveModel(keras.Model):
         else:
             params = self._window_params(self.unflatten(canvas), current, state.get("condition"))
         return params, dict(state, canvas=canvas, position=position + 1)
+
+    def write_canvas(self, state, x_prev):
+        """The state's canvas with ``x_prev`` written at ``position - 1`` (unchanged at position 0)."""
+        canvas, position = state["canvas"], state["position"]
+        n = canvas.shape[1]
+        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
+        write = tf.reshape(write, [1, n] + [1] * len(self.position_shape))
+        return tf.where(write, tf.expand_dims(tf.cast(x_prev, tf.int32), 1), canvas)
 
     @property
     def sampling_window(self):
@@ -316,8 +328,7 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
-            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        check_temperature(temperature)
         condition = checks.check_condition(condition, self.num_classes, num_samples)
         prefix = None if prefix is None else self._check_prefix(prefix, num_samples)
         sampler = sample_fast if method == "fast" else sample_naive

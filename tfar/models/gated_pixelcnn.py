@@ -127,11 +127,9 @@ class GatedPixelCNN(AutoregressiveModel):
         at a real border or far enough up/left that their zero padding cannot reach
         the current pixel, so the parameters equal those of the full network.
         """
-        canvas, position = state["canvas"], state["position"]
+        canvas, position = self.write_canvas(state, x_prev), state["position"]
         height, width, channels = self.image_shape
         n = self.num_positions()
-        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
-        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
         current = tf.minimum(position, n - 1)
         pixel, channel = current // channels, current % channels
         row, col = pixel // width, pixel % width

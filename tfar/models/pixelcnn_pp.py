@@ -136,10 +136,6 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         size = tf.shape(target)
         return x[:, : size[1], : size[2]]
 
-    def call(self, x, condition=None, training=None):
-        """Mixture parameters per pixel, float32 [batch, H, W, P]."""
-        return tf.cast(self.network(self.embed_input(x), condition, training=training), tf.float32)
-
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -102,10 +102,6 @@ class _PixelRNN(AutoregressiveModel):
     def _output_row(self, h):
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))[:, 0]
 
-    def sample(self, num_samples, **kwargs):
-        self.build()  # the cached step calls the layers' row methods, which need their weights
-        return super().sample(num_samples, **kwargs)
-
     def initial_state(self, batch_size, condition=None):
         self.build()
         state = super().initial_state(batch_size, condition)
@@ -117,9 +113,7 @@ class _PixelRNN(AutoregressiveModel):
     def step(self, x_prev, state):
         height, width, colors = self.image_shape
         per_row, n = width * colors, height * width * colors
-        canvas, position = state["canvas"], state["position"]
-        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
-        canvas = tf.where(write[None, :], tf.cast(x_prev, tf.int32)[:, None], canvas)
+        canvas, position = self.write_canvas(state, x_prev), state["position"]
         image = self.embed_input(self.unflatten(canvas))
         condition = state.get("condition")
         rows_above = {name: state[name] for name in self._row_state_names()}

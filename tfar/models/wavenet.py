@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
+from tfar.distributions.noise import check_temperature
 from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from tfar.models import checks
 from tfar.models.base import AutoregressiveModel
@@ -365,8 +366,7 @@ class WaveNet(AutoregressiveModel):
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
             raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        if not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
-            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        check_temperature(temperature)
         labels = checks.check_condition(condition, self.num_classes, num_samples)
         features = self._check_features(features, num_samples, length)
         prefix = tf.zeros([num_samples, 0], tf.int32) if prefix is None else self._check_prefix(prefix, num_samples)

@@ -158,7 +158,7 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     return callbacks
 
 
-__all__ = ["SampleGrid", "make_callbacks", "sample_conditions", "tensorboard_available"]
+__all__ = ["SampleGrid", "TimeBudget", "make_callbacks", "sample_conditions", "tensorboard_available"]
 
 
 class TimeBudget(keras.callbacks.Callback):
