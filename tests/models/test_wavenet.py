@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfar.data.audio import audio_dataset
 from tfar.models.wavenet import WaveNet
+from tfar.sampling import sample_fast, sample_naive
 from tfar.testing import assert_causal, dependency_matrix, max_step_error, total_probability
 
 CORPUS = "/usr/share/asterisk/sounds/en_US_f_Allison"
@@ -146,6 +147,22 @@ def test_local_conditioned_sampling_fast_equals_naive():
     np.testing.assert_array_equal(fast[:, :3], prompt)
     with pytest.raises(ValueError, match="frames cover"):
         model.sample(2, length=25, features=features, condition=labels)
+
+
+def test_local_features_without_labels_go_through_the_shared_sampler():
+    model = tiny(num_stacks=1, local_condition_channels=3, upsample_factors=[2, 2])
+    features = np.random.default_rng(7).normal(size=(2, 5, 3)).astype(np.float32)
+    fast = model.sample(2, length=20, seed=3, features=features).numpy()
+    np.testing.assert_array_equal(fast, model.sample(2, length=20, seed=3, features=features, method="naive").numpy())
+    assert not np.array_equal(fast, model.sample(2, length=20, seed=3, features=features + 2.0).numpy())
+    # the loop passes the condition nest through untouched, None leaves included
+    condition = {"labels": None, "features": tf.constant(features)}
+    for sampler in (sample_fast, sample_naive):
+        np.testing.assert_array_equal(sampler(model, 2, tf.constant([3, 0]), condition=condition, length=20), fast)
+    with pytest.raises(ValueError, match="locally conditioned"):
+        model.sample(2, length=20)
+    with pytest.raises(ValueError, match="features have batch 2, expected 3"):
+        model.sample(3, length=20, features=features)
 
 
 def test_config_round_trip_and_save_load(tmp_path):

@@ -311,6 +311,10 @@ class AutoregressiveModel(keras.Model):
             raise ValueError(f"prefix has {prefix.shape[1]} rows; the image has only {spatial[0]}")
         return tf.reshape(prefix, [num_samples, -1, *self.position_shape])
 
+    def _check_sample_condition(self, condition, num_samples, length):
+        """The checked condition the sampler hands to ``initial_state``/``call``: labels or None."""
+        return checks.check_condition(condition, self.num_classes, num_samples)
+
     def sample(self, num_samples, *, condition=None, seed=None, temperature=1.0, prefix=None, length=None,
                method="fast"):
         """Draw int32 samples [num_samples, *event_shape] by ancestral sampling.
@@ -329,7 +333,7 @@ class AutoregressiveModel(keras.Model):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         check_temperature(temperature)
-        condition = checks.check_condition(condition, self.num_classes, num_samples)
+        condition = self._check_sample_condition(condition, num_samples, length)
         prefix = None if prefix is None else self._check_prefix(prefix, num_samples)
         sampler = sample_fast if method == "fast" else sample_naive
         flat = sampler(self, int(num_samples), self._seed(seed), float(temperature), condition, prefix, length)

@@ -35,7 +35,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
-from tfar.distributions.noise import check_temperature
 from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from tfar.models import checks
 from tfar.models.base import AutoregressiveModel
@@ -346,65 +345,25 @@ class WaveNet(AutoregressiveModel):
                method="fast", features=None):
         """Draw int32 codes [num_samples, length]; ``prefix`` [B, T0] is a prompt kept exactly.
 
-        ``features`` [B, F, C] (F * hop >= length) for a locally conditioned model.
+        ``features`` [B, F, C] (F * hop >= length) for a locally conditioned model; the
+        shared sampler carries them as ``condition=dict(labels=..., features=...)``.
         """
         length = self.num_positions(length)
         if prefix is not None and np.shape(prefix)[-1] > length:
             raise ValueError(f"prefix has {np.shape(prefix)[-1]} samples but length={length}")
         if self.local_condition_channels is None:
             self._check_features(features, None, None)
-            return super().sample(num_samples, condition=condition, seed=seed, temperature=temperature,
-                                  prefix=prefix, length=length, method=method)
-        return self._sample_local(num_samples, condition, features, seed, temperature, prefix, length, method)
+        else:
+            condition = {"labels": condition, "features": features}
+        return super().sample(num_samples, condition=condition, seed=seed, temperature=temperature,
+                              prefix=prefix, length=length, method=method)
 
-    def _sample_local(self, num_samples, condition, features, seed, temperature, prefix, length, method):
-        """The base sampler's loop, with local features carried in the state / passed to the network."""
-        from tfar.models.base import METHODS
-        from tfar.sampling import position_seed  # sampling sits above models
-
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        check_temperature(temperature)
-        labels = checks.check_condition(condition, self.num_classes, num_samples)
-        features = self._check_features(features, num_samples, length)
-        prefix = tf.zeros([num_samples, 0], tf.int32) if prefix is None else self._check_prefix(prefix, num_samples)
-        prefix_len = int(prefix.shape[1])
-        seed = self._seed(seed)
-        temperature = float(temperature)
-
-        if method == "fast":
-
-            @tf.function
-            def run(features, labels):
-                state = self.initial_state(num_samples, {"labels": labels, "features": features})
-                x = tf.zeros([num_samples], tf.int32)
-                out = tf.TensorArray(tf.int32, size=length)
-                for t in tf.range(length):
-                    params, state = self.step(x, state)
-                    sampled = self.head.sample(params, position_seed(seed, t), temperature)
-                    if prefix_len:
-                        x = tf.where(t < prefix_len, prefix[:, tf.minimum(t, prefix_len - 1)], sampled)
-                    else:
-                        x = sampled
-                    out = out.write(t, x)
-                return tf.transpose(out.stack())
-
-            return run(features, labels)
-
-        @tf.function(reduce_retracing=True)
-        def params_at(canvas, t):
-            return self(canvas, condition=labels, features=features)[:, t]
-
-        canvas = np.zeros([num_samples, length], np.int32)
-        for t in range(length):
-            if t < prefix_len:
-                canvas[:, t] = prefix[:, t].numpy()
-            else:
-                params = params_at(tf.constant(canvas), tf.constant(t))
-                canvas[:, t] = self.head.sample(params, position_seed(seed, t), temperature).numpy()
-        return tf.constant(canvas)
+    def _check_sample_condition(self, condition, num_samples, length):
+        """Labels, or with local conditioning dict(labels, features) checked for the batch and length."""
+        if self.local_condition_channels is None:
+            return super()._check_sample_condition(condition, num_samples, length)
+        labels = checks.check_condition(condition["labels"], self.num_classes, num_samples)
+        return {"labels": labels, "features": self._check_features(condition["features"], num_samples, length)}
 
     def get_config(self):
         config = super().get_config()

@@ -7,6 +7,10 @@ For positions t = 0 .. N-1 in the model's autoregressive order:
 
 The naive reference recomputes the whole network on the canvas at every position.
 Both draw the same noise for the same seed, so they give identical samples.
+
+``condition`` is passed through untouched: None, labels [B], or any nest of tensors
+(e.g. WaveNet's ``dict(labels=..., features=...)``) that the model's ``initial_state``
+and ``call`` interpret. The sampler never looks inside it.
 """
 
 import tensorflow as tf
@@ -23,11 +27,15 @@ def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefi
         tf.constant(num_samples, tf.int32),
         seed,
         tf.constant(temperature, tf.float32),
-        _or_empty(condition, [num_samples]),
+        _as_tensors(condition),
         _or_empty(prefix, [num_samples, 0, *model.position_shape]),
         tf.constant(model.num_positions(length), tf.int32),
-        condition is not None,
     )
+
+
+def _as_tensors(condition):
+    """Every non-None leaf of the condition nest as a tensor (None leaves stay None)."""
+    return tf.nest.map_structure(lambda v: None if v is None else tf.convert_to_tensor(v), condition)
 
 
 def _or_empty(value, empty_shape):
@@ -41,8 +49,8 @@ def _compiled_fast(model):
     fn = getattr(model, "_tfar_fast_sampler", None)
     if fn is None:
 
-        def run(num_samples, seed, temperature, condition, prefix, length, conditional):
-            state = model.initial_state(num_samples, condition=condition if conditional else None)
+        def run(num_samples, seed, temperature, condition, prefix, length):
+            state = model.initial_state(num_samples, condition=condition)
             prefix_len = tf.shape(prefix)[1]
             x = tf.zeros([num_samples, *model.position_shape], tf.int32)
             # one padding column keeps the lookup valid when there is no prefix
