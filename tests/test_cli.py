@@ -7,6 +7,7 @@ tiny; one test runs the real tfar.data on the embedded Fashion-MNIST sample.
 import json
 import math
 import os
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -145,7 +146,7 @@ def test_zoo_list_and_info(capsys):
 
 
 def test_set_values_are_json_and_bad_overrides_exit_2(tmp_path, stand_in_data, capsys):
-    assert cli._parse_overrides(["filters=8", "image_shape=[7,7,1]", "name=abc"]) == {
+    assert run_lib.parse_overrides(["filters=8", "image_shape=[7,7,1]", "name=abc"]) == {
         "filters": 8, "image_shape": [7, 7, 1], "name": "abc"}
     assert cli.main(train_args(tmp_path / "r", "--set", "no_such_key=1")) == 2
     assert "no_such_key" in capsys.readouterr().err
@@ -154,7 +155,8 @@ def test_set_values_are_json_and_bad_overrides_exit_2(tmp_path, stand_in_data, c
 
 
 def test_non_image_models_are_refused_clearly():
-    assert cli._modality((None,)) == "audio" and cli._modality((28, 28, 1)) == "image"
+    assert run_lib.is_audio(SimpleNamespace(event_shape=(None,)))
+    assert not run_lib.is_audio(SimpleNamespace(event_shape=(28, 28, 1)))
     with pytest.raises(cli.CommandError, match="image models"):
         cli._require_image("audio", "sample")
 

@@ -43,30 +43,6 @@ class CommandError(ValueError):
     """A user-facing error: printed without a traceback, exit status 2."""
 
 
-def _parse_overrides(pairs):
-    """["filters=8", "image_shape=[7,7,1]"] -> {"filters": 8, "image_shape": [7, 7, 1]} (JSON values, else strings)."""
-    overrides = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise CommandError(f"--set expects key=value, got {pair!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        overrides[key.strip()] = value
-    return overrides
-
-
-def _modality(event_shape):
-    """"audio" for models over sequences of any length (event_shape (None,)), else "image"."""
-    return "audio" if any(d is None for d in event_shape) else "image"
-
-
-def _entry_modality(record):
-    return "image" if "image_shape" in record["config"] else "audio"
-
-
 def _require_image(modality, command):
     if modality != "image":
         raise CommandError(
@@ -155,12 +131,13 @@ def _first_examples(dataset, count):
 def _train_config(args):
     """(zoo name, constructor overrides, data record) for `tfar train`."""
     from tfar import zoo
+    from tfar.training import run as run_lib
 
     record = zoo.info(args.model)  # unknown name -> the zoo's ValueError
-    if _entry_modality(record) == "audio":
+    if run_lib.is_audio(record):
         return _audio_train_config(args)
     args.data = args.data or DEFAULT_IMAGE_DATA
-    overrides = _parse_overrides(args.set)
+    overrides = run_lib.parse_overrides(args.set)
     info = _data().dataset_info(args.data)
     overrides.setdefault("image_shape", [int(d) for d in info["image_shape"]])
     if info.get("num_levels") is not None and "num_levels" in record["config"]:
@@ -189,6 +166,8 @@ def _data_label(data):
 
 def _audio_train_config(args):
     """(zoo name, overrides, data record) for an audio model: --data is a folder or glob of WAV files."""
+    from tfar.training import run as run_lib
+
     if not args.data:
         raise CommandError(f"{args.model} is an audio model: pass --data FOLDER_OR_GLOB of WAV files")
     if args.conditional:
@@ -204,7 +183,7 @@ def _audio_train_config(args):
         "trim_threshold": AUDIO_DEFAULTS["trim_threshold"], "batch_size": args.batch_size,
         "val_limit": args.val_limit, "with_labels": False,
     }
-    return args.model, _parse_overrides(args.set), data
+    return args.model, run_lib.parse_overrides(args.set), data
 
 
 def _audio_datasets(args, data, num_levels, seed):
@@ -257,14 +236,14 @@ def cmd_train(args):
     from tfar.training.callbacks import tensorboard_available
 
     name, overrides, data = _train_config(args)
-    is_audio = data.get("modality") == "audio"
     keras.utils.set_random_seed(args.seed)
     model = zoo.load(name, pretrained=False, **overrides)
+    audio = run_lib.is_audio(model)
     run_dir = args.out or os.path.join("runs", f"{name}-{_data_label(args.data)}")
     steps_per_epoch = args.steps_per_epoch
-    if is_audio and steps_per_epoch is None:
+    if audio and steps_per_epoch is None:
         steps_per_epoch = AUDIO_STEPS_PER_EPOCH  # random segments repeat forever: an epoch is a number of steps
-    num_samples = args.samples if args.samples is not None else (1 if is_audio else 16)
+    num_samples = args.samples if args.samples is not None else (1 if audio else 16)
     info = {
         "model": name, "model_config": run_lib.model_config(name, model), "data": data,
         "epochs": args.epochs, "steps_per_epoch": steps_per_epoch, "lr": args.lr, "seed": args.seed,
@@ -285,7 +264,7 @@ def cmd_train(args):
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.lr))
     # a resumed run reshuffles with a new seed instead of replaying the first epochs' order
-    if is_audio:
+    if audio:
         train, validation = _audio_datasets(args, data, model.num_levels, seed=args.seed + done)
     else:
         train = _image_dataset(
@@ -297,15 +276,9 @@ def cmd_train(args):
             validation = _image_dataset(args.data, "test", args.batch_size, model.num_classes, args.source,
                                         limit=args.val_limit, num_levels=model.num_levels)
     callbacks = make_callbacks(run_dir, monitor="val_loss" if validation is not None else "loss",
-                               num_samples=max(num_samples, 1), seed=args.seed,
-                               samples=num_samples > 0 and not is_audio)
-    if is_audio and num_samples > 0:
-        from tfar.training.audio import AudioSamples
-
-        clips = AudioSamples(run_dir, data["sample_rate"], seconds=args.sample_seconds, num_samples=num_samples,
-                             seed=args.seed, tensorboard=tensorboard_available())
-        backup = [i for i, c in enumerate(callbacks) if isinstance(c, keras.callbacks.BackupAndRestore)]
-        callbacks.insert(backup[0] if backup else len(callbacks), clips)  # before the backup, like SampleGrid
+                               num_samples=max(num_samples, 1), seed=args.seed, samples=num_samples > 0,
+                               sample_rate=data["sample_rate"] if audio else None,
+                               sample_seconds=args.sample_seconds)
     budget = None
     if args.time_budget is not None:
         from tfar.training.callbacks import TimeBudget
@@ -330,7 +303,7 @@ def cmd_train(args):
     print(f"run folder:  {run_dir}")
     print(f"weights:     {run_lib.weights_path(run_dir, 'best')} (best), {run_lib.weights_path(run_dir, 'last')}")
     if num_samples:
-        print(f"samples:     {os.path.join(run_dir, run_lib.SAMPLES)}/epoch_NNN.{'wav' if is_audio else 'png'}")
+        print(f"samples:     {os.path.join(run_dir, run_lib.SAMPLES)}/epoch_NNN.{'wav' if audio else 'png'}")
     if tensorboard_available():
         print(f"TensorBoard: tensorboard --logdir {os.path.join(run_dir, run_lib.LOGS)}")
     else:
@@ -351,20 +324,21 @@ def _epochs_done(run_dir):
 
 # ------------------------------------------------------- model lookup
 def _load_model(run_or_name, which="best"):
-    """(model, info, run_dir): a run folder, else a zoo entry name with its pretrained weights (run_dir None)."""
+    """(model, info, run_dir): a run folder, else a zoo entry name with its pretrained weights (run_dir None).
+
+    A zoo entry's info gets the data a run would record: its dataset, or how its audio is read.
+    """
     from tfar import zoo
     from tfar.training import run as run_lib
 
-    if os.path.exists(run_or_name) or run_or_name not in zoo.list():
-        model, info = run_lib.load_run_model(run_or_name, which=which)
-        return model, info, run_or_name
-    record = zoo.info(run_or_name)
-    model = zoo.load(run_or_name)  # no weights shipped -> the zoo's ValueError
-    if _entry_modality(record) == "audio":
-        data = dict(AUDIO_DEFAULTS, **(record.get("audio") or {}), modality="audio", name=None)
-    else:
-        data = {"name": record.get("dataset") or DEFAULT_IMAGE_DATA, "source": "auto"}
-    return model, {"model": run_or_name, "data": data}, None
+    model, info, run_dir = run_lib.load_model(run_or_name, which)  # zoo entry without weights -> the zoo's ValueError
+    if run_dir is None:
+        record = zoo.info(run_or_name)
+        if run_lib.is_audio(model):
+            info["data"] = dict(AUDIO_DEFAULTS, **(record.get("audio") or {}), modality="audio", name=None)
+        else:
+            info["data"] = {"name": record.get("dataset") or DEFAULT_IMAGE_DATA, "source": "auto"}
+    return model, info, run_dir
 
 
 def _audio_settings(info):
@@ -435,7 +409,7 @@ def cmd_eval(args):
 
     model, info, run_dir = _load_model(args.run, args.weights)
     out = args.out or (os.path.join(run_dir, run_lib.EVAL_FILE) if run_dir else None)
-    if _modality(model.event_shape) == "audio":
+    if run_lib.is_audio(model):
         return _eval_audio(args, model, info, out)
     data_name = args.data or info["data"]["name"]
     source = args.source or info["data"].get("source", "auto")
@@ -485,10 +459,11 @@ def cmd_sample(args):
     import numpy as np
 
     from tfar import visualize
+    from tfar.training import run as run_lib
     from tfar.training.callbacks import sample_conditions
 
     model, info, run_dir = _load_model(args.run, args.weights)
-    if _modality(model.event_shape) == "audio":
+    if run_lib.is_audio(model):
         return _sample_audio(args, model, info, run_dir)
     for flag, value in (("--prompt", args.prompt), ("--prompt-seconds", args.prompt_seconds)):
         if value is not None:
@@ -767,7 +742,7 @@ def cmd_bench(args):
     for name in names:
         record = zoo.info(name)
         model = zoo.load(name, pretrained=bool(record["weights"]))
-        audio = _modality(model.event_shape) == "audio"
+        audio = run_lib.is_audio(model)
         condition = None if model.num_classes is None else [i % model.num_classes for i in range(args.num)]
         result = compare_methods(model, args.num, condition=condition, length=args.length if audio else None,
                                  repeats=args.repeats)

@@ -10,7 +10,6 @@ so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config)
 """
 
 import argparse
-import json
 import os
 
 FORMATS = ("saved_model", "onnx", "both")
@@ -38,37 +37,20 @@ def build_parser():
     return add_export_arguments(parser)
 
 
-def _overrides(pairs):
-    config = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        try:
-            config[key] = json.loads(text)
-        except json.JSONDecodeError:
-            config[key] = text
-    return config
-
-
 def load_source(source, weights="best", untrained=False, overrides=None):
     """(model, metadata) for a run folder or a zoo entry name."""
     from tfar import zoo
+    from tfar.training import run as run_lib
 
-    if os.path.isdir(source):
-        from tfar.training import run as run_lib
-
-        if not os.path.isfile(os.path.join(source, run_lib.RUN_FILE)):
-            raise ValueError(f"{source!r} is a folder but not a run folder (no {run_lib.RUN_FILE})")
-        if overrides:
-            raise ValueError("--set applies to zoo entries only; a run folder fixes its model config")
-        model, info = run_lib.load_run_model(source, which=weights)
-        return model, {"source": {"run": os.path.abspath(source), "weights": weights, "zoo_name": info.get("model")}}
-    if source not in zoo.list():
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, run_lib.RUN_FILE)):
+        raise ValueError(f"{source!r} is a folder but not a run folder (no {run_lib.RUN_FILE})")
+    if not os.path.isdir(source) and source not in zoo.list():
         raise ValueError(
             f"{source!r} is neither a run folder nor a zoo entry; zoo entries: {', '.join(zoo.list())}"
         )
-    model = zoo.load(source, pretrained=not untrained, **(overrides or {}))
+    model, info, run_dir = run_lib.load_model(source, weights, pretrained=not untrained, overrides=overrides)
+    if run_dir is not None:
+        return model, {"source": {"run": os.path.abspath(source), "weights": weights, "zoo_name": info.get("model")}}
     return model, {"source": {"zoo_name": source, "pretrained": not untrained, "overrides": overrides or {}}}
 
 
@@ -76,6 +58,7 @@ def export_main(args):
     """Run ``tfar export``; ``args`` is an argparse Namespace or a list of strings. Returns 0."""
     from tfar.export.onnx import onnx
     from tfar.export.saved_model import check_dir, saved_model
+    from tfar.training.run import parse_overrides
 
     if args is None or isinstance(args, (list, tuple)):
         args = build_parser().parse_args(args)
@@ -93,7 +76,7 @@ def export_main(args):
         check_dir(sm_dir, args.overwrite)
     if args.format in ("onnx", "both"):
         check_dir(onnx_dir, args.overwrite)
-    model, metadata = load_source(args.source, args.weights, args.untrained, _overrides(args.set))
+    model, metadata = load_source(args.source, args.weights, args.untrained, parse_overrides(args.set))
     if args.format in ("saved_model", "both"):
         path = saved_model(model, sm_dir, overwrite=args.overwrite, metadata=metadata)
         print(f"SavedModel (signatures log_prob, sample, initial_state, step) -> {path}")

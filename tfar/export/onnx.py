@@ -20,19 +20,7 @@ import os
 
 import tensorflow as tf
 
-from tfar.export.saved_model import (
-    check_dir,
-    check_model,
-    condition_spec,
-    describe,
-    flatten_state,
-    log_prob_outputs,
-    model_metadata,
-    state_specs,
-    step_input_specs,
-    step_outputs,
-    write_metadata,
-)
+from tfar.export.saved_model import check_dir, check_model, describe, model_functions, model_metadata, write_metadata
 
 DEFAULT_OPSET = 17
 
@@ -123,24 +111,8 @@ def onnx(model, output_dir, *, opset=DEFAULT_OPSET, overwrite=False, metadata=No
     if not isinstance(opset, int) or opset < 13:
         raise ValueError(f"opset must be an int >= 13, got {opset!r}")
     output_dir = check_dir(output_dir, overwrite)
-    conditional = model.num_classes is not None
-    extra = {"condition": condition_spec()} if conditional else {}
-    template, specs = state_specs(model)
-
-    def log_prob(x, condition=None):
-        return log_prob_outputs(model, x, condition)
-
-    def initial_state(batch_size, condition=None):
-        return flatten_state(model.initial_state(batch_size, condition=condition))
-
-    def step(**inputs):
-        return step_outputs(model, template, inputs)
-
-    graphs = {
-        "log_prob": (log_prob, {"x": tf.TensorSpec([None, *model.event_shape], tf.int32, name="x"), **extra}),
-        "step": (step, step_input_specs(model, specs)),
-        "initial_state": (initial_state, {"batch_size": tf.TensorSpec([], tf.int32, name="batch_size"), **extra}),
-    }
+    shared = model_functions(model, checked=False)
+    graphs = {name: shared[name] for name in ("log_prob", "step", "initial_state")}
     os.makedirs(output_dir, exist_ok=True)
     paths, signatures = {}, {}
     for name, (fn, graph_specs) in graphs.items():

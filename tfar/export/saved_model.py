@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from tfar.models.base import AutoregressiveModel
 from tfar.sampling.loop import position_seed
+from tfar.training.run import is_audio
 
 SEP = "__"
 STATE = "state"
@@ -80,10 +81,6 @@ def check_dir(path, overwrite=False):
         if os.listdir(path) and not overwrite:
             raise ValueError(f"export directory {path!r} exists and is not empty; pass overwrite=True or a new path")
     return path
-
-
-def is_audio(model):
-    return any(d is None for d in model.event_shape)
 
 
 # ------------------------------------------------------------------ state names
@@ -145,12 +142,8 @@ def renamed(flat, old=STATE, new=NEXT_STATE):
 
 
 # ------------------------------------------------------------------ signature bodies
-def x_spec(model):
-    return tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
-
-
-def condition_spec():
-    return tf.TensorSpec([None], tf.int32, name="condition")
+def _scalar(name, dtype=tf.int32):
+    return tf.TensorSpec([], dtype, name=name)
 
 
 def _assert_levels(model, x, condition):
@@ -171,25 +164,42 @@ def _assert_labels(model, condition):
     ]
 
 
-def log_prob_outputs(model, x, condition=None):
-    """{"log_prob", "bits_per_dim"} for int32 ``x`` (the model's public ``log_prob``)."""
-    log_prob = model.log_prob(x, condition=condition)
-    dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
-    return {"log_prob": log_prob, "bits_per_dim": -log_prob / (dims * math.log(2.0))}
+def condition_specs(model):
+    """{"condition": int32 [B]} for a class-conditional model, else {}."""
+    return {} if model.num_classes is None else {"condition": tf.TensorSpec([None], tf.int32, name="condition")}
 
 
-def step_outputs(model, template, inputs):
-    """Run ``model.step`` on flat named inputs; return {"params", "next_state__<key>"}."""
-    state = unflatten_state(inputs, template)
-    params, new_state = model.step(inputs["x_prev"], state)
-    outputs = {"params": tf.cast(params, tf.float32)}
-    outputs.update(renamed(flatten_state(new_state)))
-    return outputs
+def model_functions(model, checked=True):
+    """{name: (fn, input specs)} of ``log_prob``, ``initial_state`` and ``step``, written by both exporters.
 
+    Each fn takes its inputs as keyword arguments named like its specs. ``checked``
+    adds the range checks of ``x`` and ``condition`` to ``log_prob`` (the ONNX graphs go without).
+    """
+    template, specs = state_specs(model)
 
-def step_input_specs(model, specs):
-    x_prev = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
-    return {"x_prev": x_prev, **specs}
+    def log_prob(x, condition=None):
+        if checked:
+            with tf.control_dependencies(_assert_levels(model, x, condition)):
+                x = tf.identity(x)
+        log_prob = model.log_prob(x, condition=condition)
+        dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
+        return {"log_prob": log_prob, "bits_per_dim": -log_prob / (dims * math.log(2.0))}
+
+    def initial_state(batch_size, condition=None):
+        return flatten_state(model.initial_state(batch_size, condition=condition))
+
+    def step(**inputs):
+        params, new_state = model.step(inputs["x_prev"], unflatten_state(inputs, template))
+        return {"params": tf.cast(params, tf.float32), **renamed(flatten_state(new_state))}
+
+    x_spec = tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
+    x_prev_spec = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
+    condition = condition_specs(model)
+    return {
+        "log_prob": (log_prob, {"x": x_spec, **condition}),
+        "initial_state": (initial_state, {"batch_size": _scalar("batch_size"), **condition}),
+        "step": (step, {"x_prev": x_prev_spec, **specs}),
+    }
 
 
 def sample_loop(model, num_samples, seed, temperature, condition, num_positions):
@@ -222,15 +232,8 @@ def _signature(fn, specs):
 
 def build_signatures(model):
     """{name: concrete function} of the five pure serving signatures."""
-    conditional = model.num_classes is not None
     audio = is_audio(model)
-    template, specs = state_specs(model)
     per_position = int(np.prod(model.position_shape))
-
-    def log_prob(x, condition=None):
-        with tf.control_dependencies(_assert_levels(model, x, condition)):
-            x = tf.identity(x)
-        return log_prob_outputs(model, x, condition)
 
     def sample(num_samples, seed, temperature, condition=None, length=None):
         checks = [
@@ -250,27 +253,14 @@ def build_signatures(model):
         flat = sample_loop(model, num_samples, seed, temperature, condition, positions)
         return {"samples": model.unflatten(flat)}
 
-    def initial_state(batch_size, condition=None):
-        return flatten_state(model.initial_state(batch_size, condition=condition))
-
-    def step(**inputs):
-        return step_outputs(model, template, inputs)
-
-    def scalar(name, dtype=tf.int32):
-        return tf.TensorSpec([], dtype, name=name)
-
-    extra = {"condition": condition_spec()} if conditional else {}
-    sample_specs = {"num_samples": scalar("num_samples"), "seed": scalar("seed"),
-                    "temperature": scalar("temperature", tf.float32), **extra}
+    sample_specs = {"num_samples": _scalar("num_samples"), "seed": _scalar("seed"),
+                    "temperature": _scalar("temperature", tf.float32), **condition_specs(model)}
     if audio:
-        sample_specs["length"] = scalar("length")
-    functions = {
-        "log_prob": _signature(log_prob, {"x": x_spec(model), **extra}),
-        "sample": _signature(sample, sample_specs),
-        "initial_state": _signature(initial_state, {"batch_size": scalar("batch_size"), **extra}),
-        "step": _signature(step, step_input_specs(model, specs)),
-    }
-    concrete = {name: fn.get_concrete_function() for name, fn in functions.items()}
+        sample_specs["length"] = _scalar("length")
+    shared = model_functions(model)
+    functions = {"log_prob": shared["log_prob"], "sample": (sample, sample_specs),
+                 "initial_state": shared["initial_state"], "step": shared["step"]}
+    concrete = {name: _signature(fn, specs).get_concrete_function() for name, (fn, specs) in functions.items()}
     for name, fn in concrete.items():
         check_pure(fn, name)
     concrete["serving_default"] = concrete["log_prob"]

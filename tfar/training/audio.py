@@ -15,13 +15,12 @@ logs it to TensorBoard with ``tf.summary.audio``, the audio counterpart of
 import os
 import wave
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from tfar.data.audio import mu_law_decode
 from tfar.training import run as run_lib
-from tfar.training.callbacks import tensorboard_available
+from tfar.training.callbacks import EpochSamples
 
 PCM_MAX = 32767
 
@@ -54,7 +53,7 @@ def write_codes_wav(path, codes, sample_rate, levels=256):
     return write_wav(path, codes_to_pcm16(codes, levels), sample_rate)
 
 
-class AudioSamples(keras.callbacks.Callback):
+class AudioSamples(EpochSamples):
     """Write ``run_dir/samples/epoch_NNN.wav`` (and a TensorBoard audio summary) every ``every`` epochs.
 
     NNN is the 1-based epoch number; with ``num_samples`` > 1 the files are
@@ -75,25 +74,13 @@ class AudioSamples(keras.callbacks.Callback):
 
     def __init__(self, run_dir, sample_rate, seconds=0.5, num_samples=1, every=1, seed=0, temperature=1.0,
                  log_dir=None, tensorboard=True):
-        super().__init__()
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
             raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
         if not isinstance(seconds, (int, float)) or not seconds > 0:
             raise ValueError(f"seconds must be a positive number, got {seconds!r}")
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.run_dir = os.fspath(run_dir)
+        super().__init__(run_dir, num_samples, every, seed, temperature, log_dir, tensorboard)
         self.sample_rate = int(sample_rate)
         self.length = max(1, int(round(seconds * sample_rate)))
-        self.num_samples = num_samples
-        self.every = every
-        self.seed = seed
-        self.temperature = temperature
-        self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
-        self.tensorboard = bool(tensorboard) and tensorboard_available()
-        self._writer = None
 
     def paths_for(self, epoch):
         """WAV paths for the 0-based keras ``epoch``."""
@@ -102,26 +89,16 @@ class AudioSamples(keras.callbacks.Callback):
             return [os.path.join(folder, f"epoch_{epoch + 1:03d}.wav")]
         return [os.path.join(folder, f"epoch_{epoch + 1:03d}_{k + 1}.wav") for k in range(self.num_samples)]
 
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
-            return
+    def write(self, epoch):
         levels = self.model.num_levels
         codes = np.asarray(self.model.sample(self.num_samples, length=self.length, seed=self.seed,
                                              temperature=self.temperature))
         for path, clip in zip(self.paths_for(epoch), codes):
             write_codes_wav(path, clip, self.sample_rate, levels)
         if self.tensorboard:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(self.log_dir)
             waves = mu_law_decode(codes, levels)[:, :, None]  # [k, T, channels]
-            with self._writer.as_default():
-                tf.summary.audio("samples", waves, self.sample_rate, step=epoch + 1, max_outputs=self.num_samples)
-            self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            self.log_summary(tf.summary.audio, "samples", waves, self.sample_rate, step=epoch + 1,
+                             max_outputs=self.num_samples)
 
 
 __all__ = ["AudioSamples", "codes_to_pcm16", "write_codes_wav", "write_wav"]

@@ -44,7 +44,51 @@ def sample_conditions(num_samples, num_classes, label=None):
     return np.repeat(np.arange(num_classes, dtype=np.int32), per_class), per_class
 
 
-class SampleGrid(keras.callbacks.Callback):
+class EpochSamples(keras.callbacks.Callback):
+    """Base of :class:`SampleGrid` and :class:`tfar.training.audio.AudioSamples`.
+
+    Calls ``write(epoch)`` after every ``every``-th epoch and logs summaries to a
+    TensorBoard writer opened on first use (closed when training ends).
+    """
+
+    def __init__(self, run_dir, num_samples, every, seed, temperature, log_dir, tensorboard):
+        super().__init__()
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive int, got {every!r}")
+        self.run_dir = os.fspath(run_dir)
+        self.num_samples = num_samples
+        self.every = every
+        self.seed = seed
+        self.temperature = temperature
+        self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
+        self.tensorboard = bool(tensorboard) and tensorboard_available()
+        self._writer = None
+
+    def write(self, epoch):
+        """Sample and write the files for the 0-based keras ``epoch``."""
+        raise NotImplementedError
+
+    def log_summary(self, summary, *args, **kwargs):
+        """Call ``summary`` (a ``tf.summary`` function) into the TensorBoard folder."""
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            summary(*args, **kwargs)
+        self._writer.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            self.write(epoch)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class SampleGrid(EpochSamples):
     """Write ``run_dir/samples/epoch_NNN.png`` (and a TensorBoard image) every ``every`` epochs.
 
     NNN is the 1-based epoch number. A class-conditional model gets one row per
@@ -65,28 +109,14 @@ class SampleGrid(keras.callbacks.Callback):
 
     def __init__(self, run_dir, num_samples=16, every=1, seed=0, temperature=1.0, method="fast",
                  log_dir=None, tensorboard=True):
-        super().__init__()
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.run_dir = os.fspath(run_dir)
-        self.num_samples = num_samples
-        self.every = every
-        self.seed = seed
-        self.temperature = temperature
+        super().__init__(run_dir, num_samples, every, seed, temperature, log_dir, tensorboard)
         self.method = method
-        self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
-        self.tensorboard = bool(tensorboard) and tensorboard_available()
-        self._writer = None
 
     def path_for(self, epoch):
         """PNG path for the 0-based keras ``epoch``."""
         return os.path.join(self.run_dir, run_lib.SAMPLES, f"epoch_{epoch + 1:03d}.png")
 
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every:
-            return
+    def write(self, epoch):
         model = self.model
         condition, ncols = sample_conditions(self.num_samples, model.num_classes)
         num = self.num_samples if condition is None else len(condition)
@@ -95,16 +125,7 @@ class SampleGrid(keras.callbacks.Callback):
         grid = visualize.image_grid(np.asarray(samples), model.num_levels, ncols=ncols)
         visualize.save_png(self.path_for(epoch), grid)
         if self.tensorboard:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(self.log_dir)
-            with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=epoch + 1)
-            self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+            self.log_summary(tf.summary.image, "samples", grid[None], step=epoch + 1)
 
 
 def _best_so_far(history_path, monitor):
@@ -123,7 +144,7 @@ def _best_so_far(history_path, monitor):
 
 
 def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, seed=0, samples=True,
-                   tensorboard=True):
+                   tensorboard=True, sample_rate=None, sample_seconds=0.5):
     """The standard callbacks of a run folder, in the order they should run.
 
     [ModelCheckpoint(last), ModelCheckpoint(best by ``monitor``), TensorBoard,
@@ -131,6 +152,8 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     so rerunning with a larger number of epochs continues the run instead of
     restarting it. ``monitor`` is "val_loss" with validation data, else "loss".
     TensorBoard logging is left out when the ``tensorboard`` package is missing.
+    Audio models pass their ``sample_rate``: the samples are then ``sample_seconds``
+    long WAV clips (:class:`tfar.training.audio.AudioSamples`) instead of a grid.
     """
     tensorboard = bool(tensorboard) and tensorboard_available()
     run_dir = os.fspath(run_dir)
@@ -149,7 +172,12 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, run_lib.LOGS), write_graph=False))
-    if samples:
+    if samples and sample_rate is not None:
+        from tfar.training.audio import AudioSamples  # audio.py builds on this module
+
+        callbacks.append(AudioSamples(run_dir, sample_rate, seconds=sample_seconds, num_samples=num_samples,
+                                      every=sample_every, seed=seed, tensorboard=tensorboard))
+    elif samples:
         callbacks.append(SampleGrid(run_dir, num_samples=num_samples, every=sample_every, seed=seed,
                                     tensorboard=tensorboard))
     callbacks.append(keras.callbacks.CSVLogger(history, append=True))
@@ -158,7 +186,7 @@ def make_callbacks(run_dir, monitor="val_loss", num_samples=16, sample_every=1, 
     return callbacks
 
 
-__all__ = ["SampleGrid", "TimeBudget", "make_callbacks", "sample_conditions", "tensorboard_available"]
+__all__ = ["EpochSamples", "SampleGrid", "TimeBudget", "make_callbacks", "sample_conditions", "tensorboard_available"]
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -8,6 +8,9 @@
     RUN/samples/epoch_NNN.png      sample grids written during training
     RUN/history.csv                per-epoch metrics
     RUN/eval.json                  test bits/dim written by ``tfar eval``
+
+The command line's shared helpers live here too: ``load_model`` (a run folder or a
+zoo entry name), ``parse_overrides`` (``--set KEY=VALUE``) and ``is_audio``.
 """
 
 import datetime
@@ -99,6 +102,48 @@ def load_run_model(run_dir, which="best"):
     return model, info
 
 
+def load_model(run_or_name, which="best", pretrained=True, overrides=None):
+    """(model, info, run_dir) of a run folder, or of a zoo entry name (info {"model": name}, run_dir None).
+
+    A folder, or a name the zoo does not know, is read as a run folder (with its
+    ``which`` weights). ``pretrained`` and ``overrides`` apply to zoo entries only.
+    """
+    from tfar import zoo
+
+    if os.path.isdir(run_or_name) or run_or_name not in zoo.list():
+        if overrides:
+            raise ValueError("--set applies to zoo entries only; a run folder fixes its model config")
+        model, info = load_run_model(run_or_name, which=which)
+        return model, info, run_or_name
+    model = zoo.load(run_or_name, pretrained=pretrained, **(overrides or {}))
+    return model, {"model": run_or_name}, None
+
+
+def parse_overrides(pairs):
+    """["filters=8", "image_shape=[7,7,1]"] -> {"filters": 8, "image_shape": [7, 7, 1]} (JSON values, else strings)."""
+    overrides = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        overrides[key.strip()] = value
+    return overrides
+
+
+def is_audio(model):
+    """True for an audio model: its event_shape is (None,), sequences of any length (WaveNet).
+
+    ``model`` may also be a zoo entry's record (``tfar.zoo.info``): audio entries have no ``image_shape``.
+    """
+    if isinstance(model, dict):
+        return "image_shape" not in model["config"]
+    return any(d is None for d in model.event_shape)
+
+
 def write_json(path, record):
     """Write a small JSON record (sorted keys, trailing newline); returns path."""
     with open(path, "w") as f:
@@ -109,6 +154,6 @@ def write_json(path, record):
 
 __all__ = [
     "BACKUP", "CHECKPOINTS", "EVAL_FILE", "HISTORY", "LOGS", "RUN_FILE", "SAMPLES", "WEIGHTS",
-    "build_model", "load_run_model", "model_config", "now", "read_run_info", "weights_path",
-    "write_json", "write_run_info",
+    "build_model", "is_audio", "load_model", "load_run_model", "model_config", "now", "parse_overrides",
+    "read_run_info", "weights_path", "write_json", "write_run_info",
 ]
