@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tfar bench --out bench/results/sampling_fast_vs_naive.json
 	$(PY) bench/pixelcnn_pp_vs_tfp.py
+	$(PY) bench/pixelcnn_pp_step_anatomy.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs/demo

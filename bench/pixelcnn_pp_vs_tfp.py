@@ -60,12 +60,13 @@ def batches(train, batch_size, seed):
 
 
 # ------------------------------------------------------------------- contenders
-def make_tfar(jit_compile):
+def make_tfar(jit_compile, dtype=None):
+    """tfar's train step and scorer; ``dtype`` is a Keras dtype policy name (None: float32)."""
     import keras
 
     from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
 
-    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, **CONFIG)
+    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, dtype=dtype, **CONFIG)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build()
     model.optimizer.build(model.trainable_variables)
