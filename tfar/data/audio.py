@@ -20,13 +20,13 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import checked_int, optional_positive_int, positive_int, rate_in_unit_interval
+
 SPLITS = ("train", "test", "all")
 
 
 def _check_levels(levels):
-    if not isinstance(levels, (int, np.integer)) or levels < 2:
-        raise ValueError(f"levels must be an int >= 2, got {levels!r}")
-    return int(levels)
+    return checked_int("levels", levels, "an int >= 2", lambda v: v >= 2)
 
 
 def mu_law_encode(wave, levels=256):
@@ -148,8 +148,7 @@ def _check_local_features(local_features, segment_length):
         raise ValueError(f"local_features must be None or dict(hop=..., num_mels=...), got {local_features!r}")
     hop, num_mels = local_features["hop"], local_features["num_mels"]
     for name, value in (("hop", hop), ("num_mels", num_mels)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"local_features[{name!r}] must be a positive int, got {value!r}")
+        positive_int(f"local_features[{name!r}]", value)
     if segment_length % hop:
         raise ValueError(f"segment_length={segment_length} must be a multiple of local_features hop={hop}")
     return dict(local_features)
@@ -161,10 +160,8 @@ def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=
     """(mono float32 waves, sample rate, paths relative to the files' common folder) of one split."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if not 0.0 <= holdout_fraction < 1.0:
-        raise ValueError(f"holdout_fraction must be in [0, 1), got {holdout_fraction!r}")
-    if sample_rate is not None and (not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1):
-        raise ValueError(f"sample_rate must be None or a positive int, got {sample_rate!r}")
+    rate_in_unit_interval("holdout_fraction", holdout_fraction)
+    optional_positive_int("sample_rate", sample_rate)
     files = find_audio_files(path_or_glob)
     root = os.path.dirname(files[0]) if len(files) == 1 else os.path.commonpath(files)
     chosen = [
@@ -218,10 +215,8 @@ def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, sp
       A dataset of int32 codes [B, segment_length], or (codes, features) pairs.
     """
     levels = _check_levels(levels)
-    if not isinstance(segment_length, (int, np.integer)) or segment_length < 1:
-        raise ValueError(f"segment_length must be a positive int, got {segment_length!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    positive_int("segment_length", segment_length)
+    positive_int("batch_size", batch_size)
     features = _check_local_features(local_features, segment_length)
     waves, rate, _ = load_corpus(path_or_glob, sample_rate, split, holdout_fraction, trim_threshold, resample)
     shuffle = (split == "train") if shuffle is None else bool(shuffle)

@@ -1,5 +1,6 @@
 """Likelihood heads: what a network's output parameters mean."""
 
+from tfar.arg_checks import checked_int
 from tfar.distributions.bernoulli import Bernoulli
 from tfar.distributions.categorical import Categorical
 from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticMixture
@@ -7,8 +8,7 @@ from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticM
 
 def head_for(num_levels):
     """The default head: Bernoulli for 2 levels, a softmax otherwise."""
-    if not isinstance(num_levels, int) or num_levels < 2:
-        raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+    num_levels = checked_int("num_levels", num_levels, "an int >= 2", lambda v: v >= 2)
     return Bernoulli() if num_levels == 2 else Categorical(num_levels)
 
 

@@ -26,6 +26,7 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfar.arg_checks import check_color_channels, checked_int, positive_int
 from tfar.distributions.noise import gumbel_noise, logistic_noise
 
 tfd = tfp.distributions
@@ -49,15 +50,11 @@ class DiscretizedLogisticMixture:
     """
 
     def __init__(self, num_levels=256, num_channels=1, num_logistic_mix=10):
-        if not isinstance(num_levels, int) or num_levels < 2 or num_levels & (num_levels - 1):
-            raise ValueError(f"num_levels must be a power of two >= 2, got {num_levels!r}")
-        if num_channels not in (1, 3):
-            raise ValueError(f"num_channels must be 1 (grey) or 3 (RGB), got {num_channels!r}")
-        if not isinstance(num_logistic_mix, int) or num_logistic_mix < 1:
-            raise ValueError(f"num_logistic_mix must be a positive int, got {num_logistic_mix!r}")
-        self.num_levels = int(num_levels)
-        self.num_channels = int(num_channels)
-        self.num_logistic_mix = int(num_logistic_mix)
+        self.num_levels = checked_int(
+            "num_levels", num_levels, "a power of two >= 2", lambda v: v >= 2 and not v & (v - 1)
+        )
+        self.num_channels = check_color_channels(num_channels, "num_channels")
+        self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
 
     # ----------------------------------------------------------------- layout
     @property
@@ -104,7 +101,10 @@ class DiscretizedLogisticMixture:
     # -------------------------------------------------------------- likelihood
     def component_log_probs(self, params, x):
         """log P(x_c | component k) per channel and component, float32 [..., C, K]."""
-        logits, means, log_scales, coeffs = self.split(params)
+        return self._component_log_probs(self.split(params), x)
+
+    def _component_log_probs(self, split_params, x):
+        _, means, log_scales, coeffs = split_params
         x_unit = self._to_unit(x)
         means = self._coupled_means(means, coeffs, x_unit)
         half = 1.0 / (self.num_levels - 1)
@@ -127,14 +127,38 @@ class DiscretizedLogisticMixture:
 
     def log_prob(self, params, x):
         """Per-pixel log-probability in nats, float32 [...]; params [..., P], x int [..., C]."""
-        logits, _, _, _ = self.split(params)
-        per_component = tf.reduce_sum(self.component_log_probs(params, x), axis=-2)  # sum channels: [..., K]
-        return tf.reduce_logsumexp(tf.nn.log_softmax(logits, axis=-1) + per_component, axis=-1)
+        split_params = self.split(params)
+        per_component = tf.reduce_sum(self._component_log_probs(split_params, x), axis=-2)  # sum channels: [..., K]
+        return tf.reduce_logsumexp(tf.nn.log_softmax(split_params[0], axis=-1) + per_component, axis=-1)
 
     # ---------------------------------------------------------------- sampling
     def _quantize(self, x_unit):
         level = tf.round((tf.clip_by_value(x_unit, -1.0, 1.0) + 1.0) * (self.num_levels - 1) / 2.0)
         return tf.cast(level, tf.int32)
+
+    def _pick(self, component, *grids):
+        """Each grid [..., rows, K] at the chosen ``component`` [...]: one [..., rows] per grid."""
+        pick = tf.one_hot(component, self.num_logistic_mix)[..., None, :]  # [..., 1, K]
+        return [tf.reduce_sum(grid * pick, axis=-1) for grid in grids]
+
+    def _quantize_channels(self, mu, coef, scale=None, eps=None):
+        """int32 levels [..., C] of the picked component, R first: G and B couple to the quantized R (and G).
+
+        ``mu`` [..., C] are the means and ``coef`` [..., C(C-1)/2] the coupling coefficients;
+        with ``scale`` and ``eps`` [..., C] each channel is ``m + scale * eps`` before rounding.
+        """
+        levels, values = [], []
+        for c in range(self.num_channels):
+            mean = mu[..., c]
+            if c == 1:
+                mean = mean + coef[..., 0] * values[0]
+            elif c == 2:
+                mean = mean + coef[..., 1] * values[0] + coef[..., 2] * values[1]
+            if eps is not None:
+                mean = mean + scale[..., c] * eps[..., c]
+            levels.append(self._quantize(mean))
+            values.append(self._to_unit(levels[-1]))
+        return tf.stack(levels, axis=-1)
 
     def sample(self, params, seed, temperature=1.0):
         """Draw int32 pixels [..., C] with stateless noise from ``seed`` [2].
@@ -147,42 +171,16 @@ class DiscretizedLogisticMixture:
         logits, means, log_scales, coeffs = self.split(params)
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int32), 2)
         lead = tf.shape(logits)[:-1]
-        k = self.num_logistic_mix
         component = tf.argmax(logits / temperature + gumbel_noise(tf.shape(logits), seeds[0]), axis=-1)
-        pick = tf.one_hot(component, k)[..., None, :]  # [..., 1, K]
-        mu = tf.reduce_sum(means * pick, axis=-1)  # [..., C]
-        scale = tf.exp(tf.reduce_sum(log_scales * pick, axis=-1)) * temperature
-        coef = tf.reduce_sum(coeffs * pick, axis=-1)  # [..., C(C-1)/2]
+        mu, log_scale, coef = self._pick(component, means, log_scales, coeffs)
         eps = logistic_noise(tf.concat([lead, [self.num_channels]], axis=0), seeds[1])
-        levels = []
-        values = []
-        for c in range(self.num_channels):
-            mean = mu[..., c]
-            if c == 1:
-                mean = mean + coef[..., 0] * values[0]
-            elif c == 2:
-                mean = mean + coef[..., 1] * values[0] + coef[..., 2] * values[1]
-            level = self._quantize(mean + scale[..., c] * eps[..., c])
-            levels.append(level)
-            values.append(self._to_unit(level))
-        return tf.stack(levels, axis=-1)
+        return self._quantize_channels(mu, coef, tf.exp(log_scale) * temperature, eps)
 
     def mode(self, params):
         """The rounded mean of the most probable component (a cheap point estimate), int32 [..., C]."""
         logits, means, _, coeffs = self.split(params)
-        pick = tf.one_hot(tf.argmax(logits, axis=-1), self.num_logistic_mix)[..., None, :]
-        mu = tf.reduce_sum(means * pick, axis=-1)
-        coef = tf.reduce_sum(coeffs * pick, axis=-1)
-        levels, values = [], []
-        for c in range(self.num_channels):
-            mean = mu[..., c]
-            if c == 1:
-                mean = mean + coef[..., 0] * values[0]
-            elif c == 2:
-                mean = mean + coef[..., 1] * values[0] + coef[..., 2] * values[1]
-            levels.append(self._quantize(mean))
-            values.append(self._to_unit(levels[-1]))
-        return tf.stack(levels, axis=-1)
+        mu, coef = self._pick(tf.argmax(logits, axis=-1), means, coeffs)
+        return self._quantize_channels(mu, coef)
 
 
 class ScalarLogisticMixture(DiscretizedLogisticMixture):

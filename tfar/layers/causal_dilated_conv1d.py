@@ -11,14 +11,9 @@ one output from the k taps for cached generation.
 """
 
 import keras
-import numpy as np
 from keras import ops
 
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+from tfar.arg_checks import positive_int
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -35,9 +30,9 @@ class CausalDilatedConv1D(keras.layers.Layer):
     def __init__(self, filters, kernel_size, dilation_rate=1, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
-        self.filters = _positive_int("filters", filters)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
-        self.dilation_rate = _positive_int("dilation_rate", dilation_rate)
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = positive_int("kernel_size", kernel_size)
+        self.dilation_rate = positive_int("dilation_rate", dilation_rate)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

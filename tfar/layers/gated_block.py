@@ -30,10 +30,10 @@ the vertical stacks once per row and the horizontal ones on a strip of the row.
 """
 
 import keras
-import numpy as np
 from keras import ops
 
-from tfar.layers.masked_conv2d import MaskedConv2D, causal_mask, check_masked_conv_args
+from tfar.arg_checks import odd_positive_int, optional_positive_int
+from tfar.layers.masked_conv2d import MaskedConv2D, causal_mask, check_colour_groups, check_masked_conv_args
 
 
 def horizontal_mask(kernel_size, in_channels, out_channels, mask_type="B", color_channels=1):
@@ -99,30 +99,17 @@ class GatedBlock(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(kernel_size, (int, np.integer)) or isinstance(kernel_size, bool):
-            raise ValueError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
-        check_masked_conv_args((1, kernel_size), mask_type, color_channels)
-        if not isinstance(filters, (int, np.integer)) or isinstance(filters, bool) or filters < 1:
-            raise ValueError(f"filters must be a positive int, got {filters!r}")
-        if filters % color_channels:
-            raise ValueError(
-                f"filters={filters} must be divisible by color_channels={color_channels} "
-                "so that every colour group gets the same number of channels"
-            )
+        self.kernel_size = odd_positive_int("kernel_size", kernel_size)
+        check_masked_conv_args((1, self.kernel_size), mask_type, color_channels)
+        self.filters = check_colour_groups("filters", filters, color_channels)
         if residual is None:
             residual = mask_type == "B"
         if not isinstance(residual, bool):
             raise ValueError(f"residual must be True, False or None, got {residual!r}")
-        if condition_dim is not None and (
-            not isinstance(condition_dim, (int, np.integer)) or isinstance(condition_dim, bool) or condition_dim < 1
-        ):
-            raise ValueError(f"condition_dim must be None or a positive int, got {condition_dim!r}")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        self.condition_dim = optional_positive_int("condition_dim", condition_dim)
         self.mask_type = mask_type
         self.color_channels = int(color_channels)
         self.residual = residual
-        self.condition_dim = None if condition_dim is None else int(condition_dim)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         two_f, dtype = 2 * self.filters, self.dtype_policy

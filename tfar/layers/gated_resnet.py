@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from tfar.arg_checks import optional_positive_int, rate_in_unit_interval
 from tfar.layers.shifted_conv2d import ShiftedConv2D, check_shift_args
 
 
@@ -41,14 +42,12 @@ class GatedResNet(keras.layers.Layer):
                  num_classes=None, **kwargs):
         super().__init__(**kwargs)
         filters, kernel_size, _ = check_shift_args(filters, kernel_size, shift, 1)
-        if not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
-            raise ValueError(f"dropout_p must be a float in [0, 1), got {dropout_p!r}")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-            raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}")
+        dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
+        num_classes = optional_positive_int("num_classes", num_classes)
         self.filters = filters
         self.kernel_size = kernel_size
         self.shift = shift
-        self.dropout_p = float(dropout_p)
+        self.dropout_p = dropout_p
         self.auxiliary = bool(auxiliary)
         self.num_classes = num_classes
         self.conv_in = ShiftedConv2D(filters, kernel_size, shift, name="conv_in")

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfar.arg_checks import check_color_channels, int_pair, positive_multiple
+
 MASK_TYPES = ("A", "B")
 
 
@@ -41,28 +43,30 @@ def causal_mask(kernel_size, in_channels, out_channels, mask_type="B", color_cha
 
 
 def _pair(kernel_size):
-    if isinstance(kernel_size, int):
-        return kernel_size, kernel_size
-    return tuple(int(k) for k in kernel_size)
+    return int_pair("kernel_size", kernel_size, "an odd int or a pair of odd ints")
 
 
 def check_masked_conv_args(kernel_size, mask_type, color_channels):
     """Raise ValueError for an even kernel, an unknown mask type or colour count."""
-    try:
-        kh, kw = _pair(kernel_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"kernel_size must be an odd int or a pair of odd ints, got {kernel_size!r}") from None
+    kh, kw = _pair(kernel_size)
     if kh < 1 or kw < 1 or kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive so the mask has a centre, got {kernel_size!r}")
     if mask_type not in MASK_TYPES:
         raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}")
-    if color_channels not in (1, 3):
-        raise ValueError(f"color_channels must be 1 (grey) or 3 (RGB), got {color_channels!r}")
+    check_color_channels(color_channels)
     if mask_type == "A" and color_channels == 1 and (kh, kw) == (1, 1):
         raise ValueError(
             "a 1x1 convolution with mask 'A' and color_channels=1 has an all-zero kernel; "
             "use mask 'B' or a larger kernel"
         )
+
+
+def check_colour_groups(name, value, color_channels, what="channels"):
+    """``value`` (a width such as ``filters``) as a positive int that splits into ``color_channels`` equal groups."""
+    return positive_multiple(
+        name, value, color_channels,
+        f"color_channels={color_channels} so that every colour group gets the same number of {what}",
+    )
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -89,17 +93,10 @@ class MaskedConv2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         check_masked_conv_args(kernel_size, mask_type, color_channels)
-        if not isinstance(filters, (int, np.integer)) or filters < 1:
-            raise ValueError(f"filters must be a positive int, got {filters!r}")
-        if filters % color_channels:
-            raise ValueError(
-                f"filters={filters} must be divisible by color_channels={color_channels} "
-                "so that every colour group gets the same number of channels"
-            )
-        self.filters = int(filters)
+        self.filters = check_colour_groups("filters", filters, color_channels)
         self.kernel_size = _pair(kernel_size)
         self.mask_type = mask_type
-        self.color_channels = color_channels
+        self.color_channels = int(color_channels)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import checked_int, optional_positive_int, positive_int
 from tfar.distributions import head_for
 from tfar.distributions.noise import check_temperature
 from tfar.models import checks
@@ -35,13 +36,9 @@ class AutoregressiveModel(keras.Model):
 
     def __init__(self, event_shape, num_levels=256, num_classes=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_levels, (int, np.integer)) or num_levels < 2:
-            raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
-        if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 1):
-            raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}")
         self._event_shape = tuple(event_shape)
-        self.num_levels = int(num_levels)
-        self.num_classes = None if num_classes is None else int(num_classes)
+        self.num_levels = checked_int("num_levels", num_levels, "an int >= 2", lambda n: n >= 2)
+        self.num_classes = optional_positive_int("num_classes", num_classes)
         self.head = head_for(self.num_levels)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
@@ -328,8 +325,7 @@ class AutoregressiveModel(keras.Model):
 
         self.build()
 
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+        num_samples = positive_int("num_samples", num_samples)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         check_temperature(temperature)

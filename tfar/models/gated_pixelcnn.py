@@ -14,25 +14,13 @@ gate pre-activations of every layer (eq. 4 of the paper):
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import odd_positive_int, positive_int, positive_multiple
 from tfar.layers.gated_block import GatedBlock
 from tfar.layers.masked_conv2d import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import check_image_shape
-
-
-def _positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _odd_kernel(name, value):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or value % 2 == 0:
-        raise ValueError(f"{name} must be an odd positive int, got {value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -56,14 +44,12 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         colors = image_shape[2]
         self.image_shape = image_shape
-        self.num_layers = _positive_int("num_layers", num_layers)
-        self.filters = _positive_int("filters", filters)
-        self.kernel_size = _odd_kernel("kernel_size", kernel_size)
-        self.input_kernel_size = _odd_kernel("input_kernel_size", input_kernel_size)
-        self.output_filters = _positive_int("output_filters", output_filters)
-        for name, value in (("filters", self.filters), ("output_filters", self.output_filters)):
-            if value % colors:
-                raise ValueError(f"{name}={value} must be divisible by the number of channels C={colors}")
+        channels = f"the number of channels C={colors}"
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.filters = positive_multiple("filters", filters, colors, channels)
+        self.kernel_size = odd_positive_int("kernel_size", kernel_size)
+        self.input_kernel_size = odd_positive_int("input_kernel_size", input_kernel_size)
+        self.output_filters = positive_multiple("output_filters", output_filters, colors, channels)
         if colors == 1 and self.input_kernel_size == 1:
             raise ValueError("input_kernel_size=1 leaves the grey mask-'A' horizontal stack empty; use >= 3")
         condition_dim = self.num_classes

@@ -12,6 +12,7 @@ With ``num_classes`` a learned per-class bias is added in every residual block
 import keras
 import tensorflow as tf
 
+from tfar.arg_checks import non_negative_int, positive_int, positive_multiple
 from tfar.layers import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
 
@@ -46,30 +47,27 @@ class PixelCNN(AutoregressiveModel):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         colors = image_shape[2]
-        if filters % (2 * colors):
-            raise ValueError(f"filters={filters} must be divisible by 2 * channels = {2 * colors}")
         self.image_shape = image_shape
-        self.filters = int(filters)
-        self.num_residual_blocks = int(num_residual_blocks)
-        self.output_filters = int(output_filters)
-        self.kernel_size = int(kernel_size)
-        half = filters // 2
-        self.input_conv = MaskedConv2D(filters, kernel_size, "A", colors, name="input_conv")
+        self.filters = positive_multiple("filters", filters, 2 * colors, f"2 * channels = {2 * colors}")
+        self.num_residual_blocks = non_negative_int("num_residual_blocks", num_residual_blocks)
+        self.output_filters = positive_int("output_filters", output_filters)
+        self.kernel_size = positive_int("kernel_size", kernel_size)
+        filters, half, blocks = self.filters, self.filters // 2, range(self.num_residual_blocks)
+        self.input_conv = MaskedConv2D(filters, self.kernel_size, "A", colors, name="input_conv")
         self.blocks = [
             [
                 MaskedConv2D(half, 1, "B", colors, name=f"block{i}_down"),
                 MaskedConv2D(half, 3, "B", colors, name=f"block{i}_conv"),
                 MaskedConv2D(filters, 1, "B", colors, name=f"block{i}_up"),
             ]
-            for i in range(num_residual_blocks)
+            for i in blocks
         ]
         self.class_biases = None
         if num_classes is not None:
             self.class_biases = [
-                keras.layers.Embedding(num_classes, filters, name=f"block{i}_class_bias")
-                for i in range(num_residual_blocks)
+                keras.layers.Embedding(num_classes, filters, name=f"block{i}_class_bias") for i in blocks
             ]
-        self.output_hidden = MaskedConv2D(output_filters, 1, "B", colors, name="output_hidden")
+        self.output_hidden = MaskedConv2D(self.output_filters, 1, "B", colors, name="output_hidden")
         self.output_conv = MaskedConv2D(colors * self.head.params_per_value, 1, "B", colors, name="output_conv")
 
     def network(self, h, condition=None, training=None):

@@ -20,9 +20,9 @@ pixel (the U-net's strided layers make a cached single-pixel step far from simpl
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import positive_int, rate_in_unit_interval
 from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticMixture
 from tfar.layers.gated_resnet import GatedResNet
 from tfar.layers.shifted_conv2d import ShiftedConv2D, down_shift, right_shift
@@ -31,12 +31,6 @@ from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import check_image_shape
 
 DOWN, DOWN_RIGHT = ((2, 3), "down"), ((2, 2), "down_right")
-
-
-def _positive_int(name, value):
-    if not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -59,13 +53,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         self.image_shape = image_shape
-        self.num_resnet = _positive_int("num_resnet", num_resnet)
-        self.num_hierarchies = _positive_int("num_hierarchies", num_hierarchies)
-        self.num_filters = _positive_int("num_filters", num_filters)
-        self.num_logistic_mix = _positive_int("num_logistic_mix", num_logistic_mix)
-        if not isinstance(dropout_p, (int, float)) or not 0.0 <= dropout_p < 1.0:
-            raise ValueError(f"dropout_p must be a float in [0, 1), got {dropout_p!r}")
-        self.dropout_p = float(dropout_p)
+        self.num_resnet = positive_int("num_resnet", num_resnet)
+        self.num_hierarchies = positive_int("num_hierarchies", num_hierarchies)
+        self.num_filters = positive_int("num_filters", num_filters)
+        self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
+        self.dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
         self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix)
 
         f = self.num_filters

@@ -21,18 +21,13 @@ completed row, so a step recomputes one row of the network instead of the whole 
 import keras
 import tensorflow as tf
 
+from tfar.arg_checks import odd_positive_int, positive_int, positive_multiple
 from tfar.layers import diagonal_bilstm as diagonal_bilstm_layer
 from tfar.layers import row_lstm as row_lstm_layer
 from tfar.layers.diagonal_bilstm import mirror
 from tfar.layers.masked_conv2d import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import check_image_shape
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class _PixelRNN(AutoregressiveModel):
@@ -43,14 +38,12 @@ class _PixelRNN(AutoregressiveModel):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         colors = image_shape[2]
-        units = _positive_int("units", units)
-        if units % colors:
-            raise ValueError(f"units={units} must be divisible by the number of channels {colors}")
+        units = positive_multiple("units", units, colors, f"the number of channels {colors}")
         self.image_shape = image_shape
         self.units = units
-        self.num_layers = _positive_int("num_layers", num_layers)
-        self.output_filters = _positive_int("output_filters", output_filters)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.output_filters = positive_int("output_filters", output_filters)
+        self.kernel_size = positive_int("kernel_size", kernel_size)
         stream = 2 * units
         self.input_conv = MaskedConv2D(stream, kernel_size, "A", colors, name="input_conv")
         self.recurrent_layers = [self._make_lstm(units, colors, f"lstm{i}") for i in range(self.num_layers)]
@@ -153,10 +146,7 @@ class RowLSTM(_PixelRNN):
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
                  kernel_size=7, lstm_kernel_size=3, num_classes=None, **kwargs):
-        if (isinstance(lstm_kernel_size, bool) or not isinstance(lstm_kernel_size, int) or lstm_kernel_size < 1
-                or lstm_kernel_size % 2 == 0):
-            raise ValueError(f"lstm_kernel_size must be an odd positive int, got {lstm_kernel_size!r}")
-        self.lstm_kernel_size = int(lstm_kernel_size)
+        self.lstm_kernel_size = odd_positive_int("lstm_kernel_size", lstm_kernel_size)
         super().__init__(image_shape=image_shape, num_levels=num_levels, units=units, num_layers=num_layers,
                          output_filters=output_filters, kernel_size=kernel_size, num_classes=num_classes, **kwargs)
 

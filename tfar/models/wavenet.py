@@ -37,15 +37,10 @@ import tensorflow as tf
 from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
 from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from tfar.models import checks
+from tfar.arg_checks import checked_int, positive_int
 from tfar.models.base import AutoregressiveModel
 
 OUTPUTS = ("categorical", "logistic_mixture")
-
-
-def _positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -74,26 +69,26 @@ class WaveNet(AutoregressiveModel):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         super().__init__(event_shape=(None,), num_levels=num_levels, num_classes=num_classes, **kwargs)
-        self.num_logistic_mix = _positive_int("num_logistic_mix", num_logistic_mix)
+        self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
         if output == "logistic_mixture":
             self.head = ScalarLogisticMixture(self.num_levels, self.num_logistic_mix)
-        self.num_stacks = _positive_int("num_stacks", num_stacks)
-        self.layers_per_stack = _positive_int("layers_per_stack", layers_per_stack)
-        self.residual_channels = _positive_int("residual_channels", residual_channels)
-        self.dilation_channels = _positive_int("dilation_channels", dilation_channels)
-        self.skip_channels = _positive_int("skip_channels", skip_channels)
-        self.kernel_size = _positive_int("kernel_size", kernel_size, minimum=2)
+        self.num_stacks = positive_int("num_stacks", num_stacks)
+        self.layers_per_stack = positive_int("layers_per_stack", layers_per_stack)
+        self.residual_channels = positive_int("residual_channels", residual_channels)
+        self.dilation_channels = positive_int("dilation_channels", dilation_channels)
+        self.skip_channels = positive_int("skip_channels", skip_channels)
+        self.kernel_size = checked_int("kernel_size", kernel_size, "an int >= 2", lambda k: k >= 2)
         self.output_type = output
         self.local_condition_channels = None
         self.upsample_factors = None
         if local_condition_channels is not None:
-            self.local_condition_channels = _positive_int("local_condition_channels", local_condition_channels)
+            self.local_condition_channels = positive_int("local_condition_channels", local_condition_channels)
             if not upsample_factors or not isinstance(upsample_factors, (list, tuple)):
                 raise ValueError(
                     f"upsample_factors must be a non-empty list of positive ints with local conditioning, "
                     f"got {upsample_factors!r}"
                 )
-            self.upsample_factors = [_positive_int("upsample_factors entry", f) for f in upsample_factors]
+            self.upsample_factors = [positive_int("upsample_factors entry", f) for f in upsample_factors]
         elif upsample_factors is not None:
             raise ValueError(f"upsample_factors={upsample_factors!r} needs local_condition_channels")
 
@@ -154,7 +149,7 @@ class WaveNet(AutoregressiveModel):
     def num_positions(self, length=None):
         if length is None:
             raise ValueError("WaveNet generates audio of any length: pass length= (number of samples)")
-        return _positive_int("length", length)
+        return positive_int("length", length)
 
     # ---------------------------------------------------------------- network
     def embed_input(self, x):
