@@ -4,7 +4,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -171,31 +170,14 @@ def test_row_inputs_must_be_consistent():
         layer(np.zeros((1, 3, 3, 1), np.float32), row_inputs=np.zeros((1, 3, 3, 1), np.float32))
 
 
-def test_config_round_trip_and_registration():
-    layer = DiagonalBiLSTM(6, color_channels=3, unit_forget_bias=False, name="diag")
+def test_config_round_trip_and_registration(check_round_trip):
     x = np.random.default_rng(0).normal(size=(1, 3, 4, 3)).astype(np.float32)
-    layer(x)
-    clone = DiagonalBiLSTM.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    import tfar.models.pixelrnn  # noqa: F401 - registers the model of the same class name
-
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert type(restored) is DiagonalBiLSTM  # not the model: the layer is registered under its own name
-    restored(x)
-    restored.set_weights(layer.get_weights())
-    np.testing.assert_allclose(restored(x).numpy(), layer(x).numpy(), atol=1e-6)
+    check_round_trip(DiagonalBiLSTM(6, color_channels=3, unit_forget_bias=False, name="diag"), x)
 
 
-def test_mixed_precision_policy():
+def test_mixed_precision_policy(check_mixed_precision):
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype(np.float32)
-    full = DiagonalBiLSTM(4)
-    full(x)
-    half = DiagonalBiLSTM(4, dtype="mixed_float16")
-    half(x)
-    half.set_weights(full.get_weights())
-    out = half(x)
-    assert out.dtype == tf.float16
-    np.testing.assert_allclose(out.numpy().astype(np.float32), full(x).numpy(), atol=2e-2)
+    check_mixed_precision(lambda **kwargs: DiagonalBiLSTM(4, **kwargs), x)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -116,19 +115,9 @@ def test_red_state_ignores_green_and_blue_of_the_same_pixel():
     assert deps[1, 2, red_units, 0, 3, :].all()  # the previous row mixes all groups
 
 
-def test_config_round_trip_and_registration():
-    layer = RowLSTM(6, kernel_size=5, color_channels=3, unit_forget_bias=False, name="rows")
+def test_config_round_trip_and_registration(check_round_trip):
     x = np.random.default_rng(0).normal(size=(1, 3, 4, 3)).astype(np.float32)
-    layer(x)
-    clone = RowLSTM.from_config(layer.get_config())
-    assert clone.get_config() == layer.get_config()
-    import tfar.models.pixelrnn  # noqa: F401 - registers the model of the same class name
-
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert type(restored) is RowLSTM  # not the model: the layer is registered under its own name
-    restored(x)
-    restored.set_weights(layer.get_weights())
-    np.testing.assert_allclose(restored(x).numpy(), layer(x).numpy(), atol=1e-6)
+    check_round_trip(RowLSTM(6, kernel_size=5, color_channels=3, unit_forget_bias=False, name="rows"), x)
 
 
 def test_forget_bias_starts_at_one_in_colour_major_layout():
@@ -139,17 +128,9 @@ def test_forget_bias_starts_at_one_in_colour_major_layout():
     np.testing.assert_array_equal(bias[:, [0, 2, 3]], 0.0)
 
 
-def test_mixed_precision_policy():
+def test_mixed_precision_policy(check_mixed_precision):
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype(np.float32)
-    full = RowLSTM(4)
-    full(x)
-    half = RowLSTM(4, dtype="mixed_float16")
-    half(x)
-    half.set_weights(full.get_weights())
-    out = half(x)
-    assert out.dtype == tf.float16
-    assert half.kernel.dtype == "float32"
-    np.testing.assert_allclose(out.numpy().astype(np.float32), full(x).numpy(), atol=2e-2)
+    check_mixed_precision(lambda **kwargs: RowLSTM(4, **kwargs), x)
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras import ops
 
 from tfar.layers.masked_conv2d import causal_mask
-from tfar.layers.row_lstm import check_lstm_args, gate_bias, lstm_cell
+from tfar.layers.row_lstm import GroupedLSTMLayer, lstm_cell
 from tfar.layers.skew import skew, unskew
 
 DIRECTIONS = ("forward", "backward")
@@ -56,7 +56,7 @@ def shift_down(x):
 
 
 @keras.saving.register_keras_serializable(package="tfar", name="DiagonalBiLSTMLayer")
-class DiagonalBiLSTM(keras.layers.Layer):
+class DiagonalBiLSTM(GroupedLSTMLayer):
     """Bidirectional diagonal LSTM over [batch, H, W, channels]; returns [batch, H, W, units].
 
     Args:
@@ -65,23 +65,6 @@ class DiagonalBiLSTM(keras.layers.Layer):
       unit_forget_bias: start the forget-gate bias at 1.
     """
 
-    def __init__(
-        self,
-        units,
-        color_channels=1,
-        unit_forget_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        check_lstm_args(units, color_channels)
-        self.units = int(units)
-        self.color_channels = color_channels
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-
     def build(self, inputs_shape, row_inputs_shape=None):
         input_shape = inputs_shape
         if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
@@ -89,15 +72,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
                 f"{self.name}: expected a [batch, height, width, channels] input with static height and width, "
                 f"got {input_shape}"
             )
-        in_channels = input_shape[-1]
-        if in_channels is None or in_channels % self.color_channels:
-            raise ValueError(
-                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
-                f"color_channels={self.color_channels}"
-            )
+        in_channels = self._input_channels(input_shape)
         gates = 4 * self.units
         self.mask = causal_mask(1, in_channels, gates, "B", self.color_channels)
-        bias = keras.initializers.Constant(gate_bias(self.units, self.color_channels, self.unit_forget_bias))
+        bias = self._bias_initializer()
         self.kernels, self.recurrent_kernels, self.biases = [], [], []
         for direction in DIRECTIONS:
             self.kernels.append(self.add_weight(
@@ -186,14 +164,3 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, row_inputs_shape=None):
         return (*inputs_shape[:-1], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            color_channels=self.color_channels,
-            unit_forget_bias=self.unit_forget_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
-        )
-        return config

@@ -25,22 +25,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfar.layers.masked_conv2d import causal_mask
+from tfar.arg_checks import check_color_channels, odd_positive_int
+from tfar.layers.masked_conv2d import causal_mask, check_colour_groups
 
 GATES = ("i", "f", "o", "g")
 
 
 def check_lstm_args(units, color_channels):
-    """Raise ValueError for a bad width or colour count."""
-    if color_channels not in (1, 3):
-        raise ValueError(f"color_channels must be 1 (grey) or 3 (RGB), got {color_channels!r}")
-    if not isinstance(units, (int, np.integer)) or units < 1:
-        raise ValueError(f"units must be a positive int, got {units!r}")
-    if units % color_channels:
-        raise ValueError(
-            f"units={units} must be divisible by color_channels={color_channels} "
-            "so that every colour group gets the same number of state channels"
-        )
+    """(units, color_channels) as ints, or a ValueError for a bad width or colour count."""
+    color_channels = check_color_channels(color_channels)
+    return check_colour_groups("units", units, color_channels, what="state channels"), color_channels
 
 
 def gate_bias(units, color_channels, unit_forget_bias):
@@ -65,8 +59,56 @@ def lstm_cell(z, c_prev, color_channels):
     return h, c
 
 
+class GroupedLSTMLayer(keras.layers.Layer):
+    """What the PixelRNN LSTM layers share: their arguments, input check, gate bias and config.
+
+    Not a layer of its own: :class:`RowLSTM` and
+    :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTM` add their weights and recurrence.
+    """
+
+    def __init__(
+        self,
+        units,
+        color_channels=1,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units, self.color_channels = check_lstm_args(units, color_channels)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+
+    def _input_channels(self, input_shape):
+        """The known input channel count that splits into the colour groups, or a ValueError."""
+        in_channels = input_shape[-1]
+        if in_channels is None or in_channels % self.color_channels:
+            raise ValueError(
+                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
+                f"color_channels={self.color_channels}"
+            )
+        return in_channels
+
+    def _bias_initializer(self):
+        """Initial gate bias [4 * units] (see :func:`gate_bias`)."""
+        return keras.initializers.Constant(gate_bias(self.units, self.color_channels, self.unit_forget_bias))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units,
+            color_channels=self.color_channels,
+            unit_forget_bias=self.unit_forget_bias,
+            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
+        )
+        return config
+
+
 @keras.saving.register_keras_serializable(package="tfar", name="RowLSTMLayer")
-class RowLSTM(keras.layers.Layer):
+class RowLSTM(GroupedLSTMLayer):
     """Row LSTM over a [batch, H, W, channels] map; returns hidden states [batch, H, W, units].
 
     Args:
@@ -86,27 +128,13 @@ class RowLSTM(keras.layers.Layer):
         recurrent_initializer="orthogonal",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        check_lstm_args(units, color_channels)
-        if not isinstance(kernel_size, (int, np.integer)) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be an odd positive int (the 1 x k kernel needs a centre), "
-                             f"got {kernel_size!r}")
-        self.units = int(units)
-        self.kernel_size = int(kernel_size)
-        self.color_channels = color_channels
-        self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        super().__init__(units, color_channels, unit_forget_bias, kernel_initializer, recurrent_initializer, **kwargs)
+        self.kernel_size = odd_positive_int("kernel_size", kernel_size, " (the 1 x k kernel needs a centre)")
 
     def build(self, input_shape):
-        in_channels = input_shape[-1]
         if len(input_shape) != 4:
             raise ValueError(f"{self.name}: expected a [batch, height, width, channels] input, got {input_shape}")
-        if in_channels is None or in_channels % self.color_channels:
-            raise ValueError(
-                f"{self.name}: input channels ({in_channels}) must be known and divisible by "
-                f"color_channels={self.color_channels}"
-            )
+        in_channels = self._input_channels(input_shape)
         gates = 4 * self.units
         self.mask = causal_mask((1, self.kernel_size), in_channels, gates, "B", self.color_channels)
         self.kernel = self.add_weight(
@@ -116,8 +144,7 @@ class RowLSTM(keras.layers.Layer):
             name="recurrent_kernel", shape=(self.kernel_size, self.units, gates),
             initializer=self.recurrent_initializer,
         )
-        bias = gate_bias(self.units, self.color_channels, self.unit_forget_bias)
-        self.bias = self.add_weight(name="bias", shape=(gates,), initializer=keras.initializers.Constant(bias))
+        self.bias = self.add_weight(name="bias", shape=(gates,), initializer=self._bias_initializer())
 
     def input_to_state(self, inputs):
         """Masked 1 x k convolution for every row at once: [B, H, W, C] -> [B, H, W, 4u]."""
@@ -146,12 +173,5 @@ class RowLSTM(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            units=self.units,
-            kernel_size=self.kernel_size,
-            color_channels=self.color_channels,
-            unit_forget_bias=self.unit_forget_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            recurrent_initializer=keras.initializers.serialize(self.recurrent_initializer),
-        )
+        config.update(kernel_size=self.kernel_size)
         return config

@@ -13,8 +13,9 @@ layer halves the resolution (ceil) while keeping the same causal footprint.
 """
 
 import keras
-import numpy as np
 from keras import ops
+
+from tfar.arg_checks import checked_int, int_pair, positive_int
 
 SHIFTS = ("down", "down_right")
 
@@ -31,25 +32,60 @@ def right_shift(x):
 
 def check_shift_args(filters, kernel_size, shift, strides):
     """Validate the shared constructor arguments; return (filters, (kh, kw), strides)."""
-    if not isinstance(filters, (int, np.integer)) or filters < 1:
-        raise ValueError(f"filters must be a positive int, got {filters!r}")
+    filters = positive_int("filters", filters)
     if shift not in SHIFTS:
         raise ValueError(f"shift must be one of {SHIFTS}, got {shift!r}")
-    try:
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(int(k) for k in kernel_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"kernel_size must be an int or a pair of ints, got {kernel_size!r}") from None
+    kh, kw = int_pair("kernel_size", kernel_size)
     if kh < 1 or kw < 1:
         raise ValueError(f"kernel_size must be positive, got {kernel_size!r}")
     if shift == "down" and kw % 2 == 0:
         raise ValueError(f"a 'down' shifted kernel needs an odd width to be centred, got kernel_size={kernel_size!r}")
-    if strides not in (1, 2):
-        raise ValueError(f"strides must be 1 or 2, got {strides!r}")
-    return int(filters), (kh, kw), int(strides)
+    return filters, (kh, kw), checked_int("strides", strides, "1 or 2", lambda s: s in (1, 2))
+
+
+class ShiftedConvBase(keras.layers.Layer):
+    """Arguments, weights and config shared by :class:`ShiftedConv2D` and
+    :class:`tfar.layers.shifted_conv2d_transpose.ShiftedConv2DTranspose`, which set the kernel layout."""
+
+    def __init__(self, filters, kernel_size, shift, strides, use_bias, kernel_initializer, bias_initializer,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides = check_shift_args(filters, kernel_size, shift, strides)
+        self.shift = shift
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _kernel_shape(self, in_channels):
+        raise NotImplementedError
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        if in_channels is None:
+            raise ValueError(f"{self.name}: the number of input channels must be known, got shape {input_shape}")
+        self.kernel = self.add_weight(name="kernel", shape=self._kernel_shape(in_channels),
+                                      initializer=self.kernel_initializer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+
+    def _add_bias(self, outputs):
+        if self.bias is not None:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, strides=self.strides,
+            use_bias=self.use_bias, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+            bias_initializer=keras.initializers.serialize(self.bias_initializer),
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="tfar")
-class ShiftedConv2D(keras.layers.Layer):
+class ShiftedConv2D(ShiftedConvBase):
     """Conv2D whose receptive field lies above (``shift="down"``) or above-left (``"down_right"``).
 
     Args:
@@ -61,22 +97,11 @@ class ShiftedConv2D(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size=(2, 3), shift="down", strides=1, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        self.filters, self.kernel_size, self.strides = check_shift_args(filters, kernel_size, shift, strides)
-        self.shift = shift
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        super().__init__(filters, kernel_size, shift, strides, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
 
-    def build(self, input_shape):
-        in_channels = input_shape[-1]
-        if in_channels is None:
-            raise ValueError(f"{self.name}: the number of input channels must be known, got shape {input_shape}")
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, in_channels, self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+    def _kernel_shape(self, in_channels):
+        return (*self.kernel_size, in_channels, self.filters)
 
     def _padding(self):
         kh, kw = self.kernel_size
@@ -88,9 +113,7 @@ class ShiftedConv2D(keras.layers.Layer):
         # VALID on the padded input keeps the size (stride 1) or gives ceil(size / 2) (stride 2)
         padded = ops.pad(inputs, self._padding())
         outputs = ops.conv(padded, ops.cast(self.kernel, inputs.dtype), strides=self.strides, padding="valid")
-        if self.bias is not None:
-            outputs = outputs + ops.cast(self.bias, outputs.dtype)
-        return outputs
+        return self._add_bias(outputs)
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
@@ -98,12 +121,3 @@ class ShiftedConv2D(keras.layers.Layer):
             h = None if h is None else (h + 1) // 2
             w = None if w is None else (w + 1) // 2
         return (b, h, w, self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, strides=self.strides,
-            use_bias=self.use_bias, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config

@@ -18,11 +18,11 @@ move within the rows above that leaves the causal order unchanged.
 import keras
 from keras import ops
 
-from tfar.layers.shifted_conv2d import check_shift_args
+from tfar.layers.shifted_conv2d import ShiftedConvBase
 
 
 @keras.saving.register_keras_serializable(package="tfar")
-class ShiftedConv2DTranspose(keras.layers.Layer):
+class ShiftedConv2DTranspose(ShiftedConvBase):
     """Transposed conv that upsamples by ``strides`` and keeps the shifted causal footprint.
 
     Args:
@@ -34,23 +34,12 @@ class ShiftedConv2DTranspose(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size=(2, 3), shift="down", strides=2, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        self.filters, self.kernel_size, self.strides = check_shift_args(filters, kernel_size, shift, strides)
-        self.shift = shift
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        super().__init__(filters, kernel_size, shift, strides, use_bias, kernel_initializer, bias_initializer,
+                         **kwargs)
 
-    def build(self, input_shape):
-        in_channels = input_shape[-1]
-        if in_channels is None:
-            raise ValueError(f"{self.name}: the number of input channels must be known, got shape {input_shape}")
+    def _kernel_shape(self, in_channels):
         # keras.ops.conv_transpose kernels are (kh, kw, out_channels, in_channels)
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, self.filters, in_channels),
-                                      initializer=self.kernel_initializer)
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer)
+        return (*self.kernel_size, self.filters, in_channels)
 
     def call(self, inputs):
         kernel = ops.cast(self.kernel, inputs.dtype)
@@ -66,21 +55,7 @@ class ShiftedConv2DTranspose(keras.layers.Layer):
         left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
         return self._add_bias(outputs[:, : h * self.strides, left : left + w * self.strides])
 
-    def _add_bias(self, outputs):
-        if self.bias is not None:
-            outputs = outputs + ops.cast(self.bias, outputs.dtype)
-        return outputs
-
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
         s = self.strides
         return (b, None if h is None else h * s, None if w is None else w * s, self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, strides=self.strides,
-            use_bias=self.use_bias, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
