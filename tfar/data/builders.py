@@ -32,6 +32,7 @@ FASHION_MNIST_LABELS = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
+MNIST_LABELS = tuple(str(i) for i in range(10))
 CIFAR10_LABELS = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -219,37 +220,39 @@ class _LocalImageBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
             yield index, {"image": images[index], "label": int(labels[index])}
 
 
-class TfarFashionMnist(_LocalImageBuilder):
-    """Fashion-MNIST (Xiao et al. 2017) from the four original IDX files in ``manual_dir``."""
+_IDX_FILE_LIST = "{}, {}, {} and {}".format(*IDX_FILES["train"], *IDX_FILES["test"])
+
+
+class _IdxImageBuilder(_LocalImageBuilder, skip_registration=True):
+    """A 28x28 grey dataset read from the four IDX files of ``IDX_FILES`` (gzipped or not)."""
 
     IMAGE_SHAPE = (28, 28, 1)
+
+    def _read_split(self, directory, split):
+        return read_idx_split(directory, split)
+
+
+class TfarFashionMnist(_IdxImageBuilder):
+    """Fashion-MNIST (Xiao et al. 2017) from the four original IDX files in ``manual_dir``."""
+
     LABEL_NAMES = FASHION_MNIST_LABELS
     HOMEPAGE = "https://github.com/zalandoresearch/fashion-mnist"
     DESCRIPTION = "Fashion-MNIST, 60,000 train and 10,000 test 28x28 grey images of 10 clothing classes (MIT)."
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
-        "t10k-labels-idx1-ubyte.gz from https://github.com/zalandoresearch/fashion-mnist in manual_dir "
+        f"Put {_IDX_FILE_LIST} from https://github.com/zalandoresearch/fashion-mnist in manual_dir "
         "(the Debian package dataset-fashion-mnist installs them in /usr/share/datasets/fashion-mnist)."
     )
 
-    def _read_split(self, directory, split):
-        return read_idx_split(directory, split)
 
-
-class TfarMnist(_LocalImageBuilder):
+class TfarMnist(_IdxImageBuilder):
     """MNIST (LeCun et al. 1998) from the four original IDX files in ``manual_dir``."""
 
-    IMAGE_SHAPE = (28, 28, 1)
-    LABEL_NAMES = tuple(str(i) for i in range(10))
+    LABEL_NAMES = MNIST_LABELS
     HOMEPAGE = "http://yann.lecun.com/exdb/mnist/"
     DESCRIPTION = "MNIST, 60,000 train and 10,000 test 28x28 grey images of handwritten digits."
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
-        "Put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
-        "t10k-labels-idx1-ubyte.gz (the original MNIST IDX files, gzipped or not) in manual_dir."
+        f"Put {_IDX_FILE_LIST} (the original MNIST IDX files, gzipped or not) in manual_dir."
     )
-
-    def _read_split(self, directory, split):
-        return read_idx_split(directory, split)
 
 
 class TfarCifar10(_LocalImageBuilder):

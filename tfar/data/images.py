@@ -32,6 +32,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from etils import epath
 
+from tfar.arg_checks import checked_int, non_negative_int, optional_positive_int
 from tfar.data import builders
 
 logger = logging.getLogger(__name__)
@@ -44,58 +45,43 @@ EMBEDDED_SPLITS = {"train": 2000, "test": 500}
 _SHUFFLE_BUFFER = 10_000
 _PROBE_TIMEOUT_S = 3.0
 
+
+def _dataset(name, label_names, license_text, image_shape=(28, 28, 1), splits=None, num_classes=10, num_levels=256,
+             default_dir=None, embedded_splits=None):
+    """One record of ``_INFO`` (see :func:`dataset_info`); ``splits`` defaults to 60,000 train / 10,000 test.
+
+    The datasets of ``builders.BUILDERS`` also have tfar's own builder, reading the files
+    in ``$TFAR_<NAME>_DIR``; the others come only from the official TFDS builder ``name``.
+    """
+    local = builders.BUILDERS.get(name)
+    return dict(
+        image_shape=image_shape,
+        num_classes=num_classes,
+        num_levels=num_levels,
+        splits=splits or {"train": 60000, "test": 10000},
+        label_names=label_names,
+        tfds_name=name,
+        local_builder=local.name if local else None,
+        env_var=f"TFAR_{name.upper()}_DIR" if local else None,
+        default_dir=default_dir,
+        embedded_splits=embedded_splits,
+        license=license_text,
+    )
+
+
 _INFO = {
-    "fashion_mnist": dict(
-        image_shape=(28, 28, 1),
-        num_classes=10,
-        num_levels=256,
-        splits={"train": 60000, "test": 10000},
-        label_names=builders.FASHION_MNIST_LABELS,
-        tfds_name="fashion_mnist",
-        local_builder="tfar_fashion_mnist",
-        env_var="TFAR_FASHION_MNIST_DIR",
-        default_dir=DEBIAN_FASHION_MNIST_DIR,
-        embedded_splits=EMBEDDED_SPLITS,
-        license="MIT (Zalando Research)",
+    "fashion_mnist": _dataset(
+        "fashion_mnist", builders.FASHION_MNIST_LABELS, "MIT (Zalando Research)",
+        default_dir=DEBIAN_FASHION_MNIST_DIR, embedded_splits=EMBEDDED_SPLITS,
     ),
-    "mnist": dict(
-        image_shape=(28, 28, 1),
-        num_classes=10,
-        num_levels=256,
-        splits={"train": 60000, "test": 10000},
-        label_names=tuple(str(i) for i in range(10)),
-        tfds_name="mnist",
-        local_builder="tfar_mnist",
-        env_var="TFAR_MNIST_DIR",
-        default_dir=None,
-        embedded_splits=None,
-        license="CC BY-SA 3.0 (LeCun, Cortes and Burges)",
+    "mnist": _dataset("mnist", builders.MNIST_LABELS, "CC BY-SA 3.0 (LeCun, Cortes and Burges)"),
+    "binarized_mnist": _dataset(
+        "binarized_mnist", None, "see the TFDS catalogue entry binarized_mnist (Salakhutdinov and Murray 2008)",
+        splits={"train": 50000, "validation": 10000, "test": 10000}, num_classes=None, num_levels=2,
     ),
-    "binarized_mnist": dict(
-        image_shape=(28, 28, 1),
-        num_classes=None,
-        num_levels=2,
-        splits={"train": 50000, "validation": 10000, "test": 10000},
-        label_names=None,
-        tfds_name="binarized_mnist",
-        local_builder=None,
-        env_var=None,
-        default_dir=None,
-        embedded_splits=None,
-        license="see the TFDS catalogue entry binarized_mnist (Salakhutdinov and Murray 2008)",
-    ),
-    "cifar10": dict(
-        image_shape=(32, 32, 3),
-        num_classes=10,
-        num_levels=256,
-        splits={"train": 50000, "test": 10000},
-        label_names=builders.CIFAR10_LABELS,
-        tfds_name="cifar10",
-        local_builder="tfar_cifar10",
-        env_var="TFAR_CIFAR10_DIR",
-        default_dir=None,
-        embedded_splits=None,
-        license="see https://www.cs.toronto.edu/~kriz/cifar.html (Krizhevsky 2009)",
+    "cifar10": _dataset(
+        "cifar10", builders.CIFAR10_LABELS, "see https://www.cs.toronto.edu/~kriz/cifar.html (Krizhevsky 2009)",
+        image_shape=(32, 32, 3), splits={"train": 50000, "test": 10000},
     ),
 }
 
@@ -199,8 +185,7 @@ def load(
 def _check_args(name, info, split, batch_size, binarize, num_levels, with_labels, limit, source, repeat):
     if binarize is not None and binarize not in BINARIZE_MODES:
         raise ValueError(f"binarize must be None, 'fixed' or 'dynamic', got {binarize!r}")
-    if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or not 2 <= num_levels <= 256:
-        raise ValueError(f"num_levels must be an int in [2, 256], got {num_levels!r}")
+    checked_int("num_levels", num_levels, "an int in [2, 256]", lambda v: 2 <= v <= 256)
     if binarize is not None and num_levels not in (2, 256):
         raise ValueError(f"binarize={binarize!r} gives 2 levels; num_levels={num_levels!r} contradicts it")
     if info["num_levels"] == 2:
@@ -210,18 +195,14 @@ def _check_args(name, info, split, batch_size, binarize, num_levels, with_labels
             raise ValueError(f"{name} has 2 levels; num_levels must be 2 (or the default 256), got {num_levels!r}")
     if with_labels and info["num_classes"] is None:
         raise ValueError(f"{name} has no labels; with_labels must be False")
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0):
-        raise ValueError(f"limit must be None or a non-negative int, got {limit!r}")
+    optional_positive_int("batch_size", batch_size)
+    non_negative_int("limit", limit, optional=True)
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     if source == "embedded" and info["embedded_splits"] is None:
         raise ValueError(f"source='embedded' is only available for fashion_mnist, not {name!r}")
-    if not isinstance(repeat, (bool, int, np.integer)) or (not isinstance(repeat, bool) and repeat < 0):
-        raise ValueError(f"repeat must be a bool or a non-negative int, got {repeat!r}")
+    if not isinstance(repeat, bool):
+        checked_int("repeat", repeat, "a bool or a non-negative int", lambda v: v >= 0)
     if not isinstance(split, str) or not split:
         raise ValueError(f"split must be a non-empty string such as 'train', got {split!r}")
 
