@@ -144,8 +144,6 @@ def main(argv=None):
     if args.rounds < 1 or args.calls < 1 or args.batch_size < 1:
         parser.error("--rounds, --calls and --batch-size must be positive")
 
-    import keras
-
     from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
 
     tf.keras.utils.set_random_seed(0)
@@ -216,9 +214,6 @@ def main(argv=None):
 
 
 def write_results(result, stem):
-    os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
-    with open(stem + ".json", "w") as f:
-        json.dump(result, f, indent=2)
     ms, ratio = result["step_ms_median"], result["speed_ratio_vs_tfp"]
     conv = result["largest_conv"]
     rows = [
@@ -252,8 +247,7 @@ def write_results(result, stem):
         f"{conv['gflop_per_second']} GFLOP/s ({conv['gflop']} GFLOP in {conv['ms']} ms).",
         "",
     ]
-    with open(stem + ".md", "w") as f:
-        f.write("\n".join(lines))
+    side_by_side.save(result, stem, lines)
 
 
 if __name__ == "__main__":

@@ -192,10 +192,16 @@ def main(argv=None):
     return result
 
 
-def write_results(result, stem):
+def save(result, stem, markdown_lines):
+    """Write ``result`` to ``<stem>.json`` and the lines to ``<stem>.md``."""
     os.makedirs(os.path.dirname(os.path.abspath(stem)), exist_ok=True)
     with open(stem + ".json", "w") as f:
         json.dump(result, f, indent=2)
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(markdown_lines))
+
+
+def write_results(result, stem):
     a, b = result["tfar"], result["tfp"]
     lines = [
         "# tfar PixelCNN++ vs tfp.distributions.PixelCNN (Fashion-MNIST)",
@@ -219,8 +225,7 @@ def write_results(result, stem):
         f"Speed ratio tfar / tfp (median of paired chunks): **{result['speed_ratio_median']}x**.",
         "",
     ]
-    with open(stem + ".md", "w") as f:
-        f.write("\n".join(lines))
+    save(result, stem, lines)
 
 
 if __name__ == "__main__":
