@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(PY) -m tfar bench --out bench/results/sampling_fast_vs_naive.json
 	$(PY) bench/pixelcnn_pp_vs_tfp.py
 	$(PY) bench/pixelcnn_pp_step_anatomy.py
+	$(PY) bench/pixelcnn_pp_sampling_vs_tfp.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs/demo

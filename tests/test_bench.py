@@ -98,3 +98,20 @@ def test_anatomy_quick_run_writes_results(tmp_path):
     assert sum(layer["count"] for layer in result["layers"]) == 36  # 3 + 2 * 10 + 8 + 4 + 1
     with open(stem + ".md") as f:
         assert "lower bound" in f.read()
+
+
+def test_sampling_quick_run_writes_results(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "pixelcnn_pp_sampling_vs_tfp", os.path.join(ROOT, "bench", "pixelcnn_pp_sampling_vs_tfp.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stem = str(tmp_path / "sampling")
+    result = module.main(["--quick", "--output", stem])
+    with open(stem + ".json") as f:
+        assert json.load(f) == json.loads(json.dumps(result))
+    assert result["config"]["image_shape"] == [8, 8, 1] and result["num_images"] == 4
+    assert set(result["seconds_median"]) == {"tfar_fast", "tfar_naive", "tfp", "tfp_tf_function"}
+    assert all(v > 0 for v in result["seconds_median"].values())
+    assert set(result["speedup_vs_tfp"]) == {"tfar_fast", "tfar_naive", "tfp_tf_function"}
+    with open(stem + ".md") as f:
+        assert "PixelCNN.sample" in f.read()
