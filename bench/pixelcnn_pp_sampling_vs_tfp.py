@@ -18,7 +18,6 @@ are reported.
 """
 
 import argparse
-import importlib.util
 import os
 import platform
 import statistics
@@ -33,15 +32,8 @@ import tensorflow as tf  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _load_sibling(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # AutoGraph looks functions' modules up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-side_by_side = _load_sibling("pixelcnn_pp_vs_tfp")
+sys.path.insert(0, HERE)  # the sibling script with the shared config, data and contenders
+import pixelcnn_pp_vs_tfp as side_by_side  # noqa: E402
 
 
 def samplers(image_shape, num):

@@ -23,7 +23,6 @@ reaches on convolutions.
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import platform
@@ -39,15 +38,8 @@ import tensorflow as tf  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _load_sibling(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # AutoGraph looks functions' modules up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-side_by_side = _load_sibling("pixelcnn_pp_vs_tfp")
+sys.path.insert(0, HERE)  # the sibling script with the shared config, data and contenders
+import pixelcnn_pp_vs_tfp as side_by_side  # noqa: E402
 
 
 # ------------------------------------------------------------------- the matmul work
