@@ -10,13 +10,14 @@ import os
 
 import numpy as np
 
+from tfar.arg_checks import checked_int, non_negative_int, positive_int
+
 MIN_DISPLAY_SIZE = 64  # auto scale: each image at least this many pixels high
 
 
 def to_uint8(images, num_levels):
     """Integer levels [..] in [0, num_levels) -> uint8 intensities in [0, 255]."""
-    if not isinstance(num_levels, (int, np.integer)) or num_levels < 2:
-        raise ValueError(f"num_levels must be an int >= 2, got {num_levels!r}")
+    checked_int("num_levels", num_levels, "an int >= 2", lambda v: v >= 2)
     images = np.asarray(images)
     if not np.issubdtype(images.dtype, np.integer):
         raise ValueError(f"images must hold integer levels in [0, {num_levels}), got dtype {images.dtype}")
@@ -53,13 +54,10 @@ def image_grid(images, num_levels, ncols=None, pad=2, scale=None, pad_value=255)
         raise ValueError(f"images must have shape [N>=1, H, W, 1 or 3], got {images.shape}")
     n, height, width, channels = images.shape
     ncols = math.ceil(math.sqrt(n)) if ncols is None else ncols
-    if not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    positive_int("ncols", ncols)
     scale = auto_scale(height) if scale is None else scale
-    if not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be a positive int, got {scale!r}")
-    if not isinstance(pad, (int, np.integer)) or pad < 0:
-        raise ValueError(f"pad must be a non-negative int, got {pad!r}")
+    positive_int("scale", scale)
+    non_negative_int("pad", pad)
     if not 0 <= pad_value <= 255:
         raise ValueError(f"pad_value must be in [0, 255], got {pad_value!r}")
 

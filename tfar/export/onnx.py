@@ -20,6 +20,7 @@ import os
 
 import tensorflow as tf
 
+from tfar.arg_checks import checked_int
 from tfar.export.saved_model import check_dir, check_model, describe, model_functions, model_metadata, write_metadata
 
 DEFAULT_OPSET = 17
@@ -108,8 +109,7 @@ def onnx(model, output_dir, *, opset=DEFAULT_OPSET, overwrite=False, metadata=No
         import tf2onnx  # noqa: F401
     except ImportError as error:
         raise ImportError(f"ONNX export needs tf2onnx: pip install 'tfar[onnx]' ({error})") from None
-    if not isinstance(opset, int) or opset < 13:
-        raise ValueError(f"opset must be an int >= 13, got {opset!r}")
+    checked_int("opset", opset, "an int >= 13", lambda v: v >= 13)
     output_dir = check_dir(output_dir, overwrite)
     shared = model_functions(model, checked=False)
     graphs = {name: shared[name] for name in ("log_prob", "step", "initial_state")}

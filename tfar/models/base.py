@@ -332,5 +332,5 @@ class AutoregressiveModel(keras.Model):
         condition = self._check_sample_condition(condition, num_samples, length)
         prefix = None if prefix is None else self._check_prefix(prefix, num_samples)
         sampler = sample_fast if method == "fast" else sample_naive
-        flat = sampler(self, int(num_samples), self._seed(seed), float(temperature), condition, prefix, length)
+        flat = sampler(self, num_samples, self._seed(seed), float(temperature), condition, prefix, length)
         return self.unflatten(flat)

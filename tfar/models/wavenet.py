@@ -34,10 +34,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import checked_int, positive_int
 from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
 from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
 from tfar.models import checks
-from tfar.arg_checks import checked_int, positive_int
 from tfar.models.base import AutoregressiveModel
 
 OUTPUTS = ("categorical", "logistic_mixture")

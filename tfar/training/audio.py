@@ -18,6 +18,7 @@ import wave
 import numpy as np
 import tensorflow as tf
 
+from tfar.arg_checks import positive_int
 from tfar.data.audio import mu_law_decode
 from tfar.training import run as run_lib
 from tfar.training.callbacks import EpochSamples
@@ -36,8 +37,7 @@ def write_wav(path, pcm, sample_rate):
     pcm = np.asarray(pcm)
     if pcm.dtype != np.int16 or pcm.ndim != 1:
         raise ValueError(f"pcm must be int16 samples of shape [T], got {pcm.dtype} of shape {pcm.shape}")
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
-        raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
+    positive_int("sample_rate", sample_rate)
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with wave.open(path, "wb") as f:
@@ -74,8 +74,7 @@ class AudioSamples(EpochSamples):
 
     def __init__(self, run_dir, sample_rate, seconds=0.5, num_samples=1, every=1, seed=0, temperature=1.0,
                  log_dir=None, tensorboard=True):
-        if not isinstance(sample_rate, (int, np.integer)) or sample_rate < 1:
-            raise ValueError(f"sample_rate must be a positive int, got {sample_rate!r}")
+        positive_int("sample_rate", sample_rate)
         if not isinstance(seconds, (int, float)) or not seconds > 0:
             raise ValueError(f"seconds must be a positive number, got {seconds!r}")
         super().__init__(run_dir, num_samples, every, seed, temperature, log_dir, tensorboard)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfar import visualize
+from tfar.arg_checks import positive_int
 from tfar.training import run as run_lib
 
 
@@ -53,13 +54,9 @@ class EpochSamples(keras.callbacks.Callback):
 
     def __init__(self, run_dir, num_samples, every, seed, temperature, log_dir, tensorboard):
         super().__init__()
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
         self.run_dir = os.fspath(run_dir)
-        self.num_samples = num_samples
-        self.every = every
+        self.num_samples = positive_int("num_samples", num_samples)
+        self.every = positive_int("every", every)
         self.seed = seed
         self.temperature = temperature
         self.log_dir = log_dir or os.path.join(self.run_dir, run_lib.LOGS, "samples")
