@@ -10,9 +10,15 @@ import tensorflow as tf
 
 
 def uniform_noise(shape, seed):
-    """Uniform(0, 1) noise bounded away from 0 and 1, from a stateless seed [2]."""
-    tiny = 1e-7
-    return tf.random.stateless_uniform(shape, seed=seed, minval=tiny, maxval=1.0 - tiny, dtype=tf.float32)
+    """Uniform(0, 1) noise in [2^-24, 1 - 2^-24], from a stateless seed [2].
+
+    ``u = (floor(bits / 2^9) + 1/2) / 2^23`` from 32 random bits. The bits are the
+    same with and without XLA; TensorFlow's own float conversion is not (XLA's
+    ``stateless_uniform`` maps the same bits to other floats), so a sampler compiled
+    with ``jit_compile=True`` draws the same noise as an uncompiled one.
+    """
+    bits = tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32)
+    return (tf.cast(tf.bitwise.right_shift(bits, 9), tf.float32) + 0.5) * (2.0**-23)
 
 
 def gumbel_noise(shape, seed):
