@@ -111,11 +111,15 @@ def test_split_is_disjoint_and_stable_across_locations(tmp_path):
     for i in range(60):
         write_wav(root / f"d{i % 3}" / f"clip{i}.wav", tone(300, freq=200 + i))
     names = {}
-    for split in ("train", "test", "all"):
-        names[split] = load_corpus(str(root), split=split, holdout_fraction=0.2)[2]
-    assert names["train"] and names["test"]
+    for split in ("train", "validation", "test", "all"):
+        names[split] = load_corpus(str(root), split=split, holdout_fraction=0.2, validation_fraction=0.2)[2]
+    assert names["train"] and names["validation"] and names["test"]
     assert not set(names["train"]) & set(names["test"])
-    assert sorted(names["train"] + names["test"]) == sorted(names["all"])
+    assert not set(names["train"]) & set(names["validation"])
+    assert not set(names["validation"]) & set(names["test"])
+    assert sorted(names["train"] + names["validation"] + names["test"]) == sorted(names["all"])
+    # the test files do not depend on the validation fraction: raising it never moves a test file
+    assert load_corpus(str(root), split="test", holdout_fraction=0.2, validation_fraction=0.4)[2] == names["test"]
     moved = tmp_path / "elsewhere" / "copy"
     shutil.copytree(root, moved)
     assert load_corpus(str(moved), split="test", holdout_fraction=0.2)[2] == names["test"]
@@ -124,6 +128,14 @@ def test_split_is_disjoint_and_stable_across_locations(tmp_path):
     # a glob over one sub-folder puts each of its files in the same split as before
     held = load_corpus(str(moved / "d1") + "/*.wav", split="test", holdout_fraction=0.2)[2]
     assert held == sorted(n[3:] for n in names["test"] if n.startswith("d1/"))
+
+
+def test_split_fractions_are_checked(tmp_path):
+    write_wav(tmp_path / "a.wav", tone(300))
+    with pytest.raises(ValueError, match="holdout_fraction \\+ validation_fraction must be < 1"):
+        load_corpus(str(tmp_path), split="train", holdout_fraction=0.6, validation_fraction=0.5)
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_corpus(str(tmp_path), split="valid")
 
 
 def test_bad_files_raise_naming_the_file(tmp_path):
@@ -177,7 +189,8 @@ def test_real_speech_corpus():
     batch = next(iter(train)).numpy()
     assert batch.shape == (4, 2000) and batch.min() >= 0 and batch.max() <= 255
     assert len(np.unique(batch)) > 50  # real speech, not silence
-    _, _, test_names = load_corpus(CORPUS, split="test")
-    _, _, train_names = load_corpus(CORPUS, split="train")
-    assert len(test_names) + len(train_names) == 568 and not set(test_names) & set(train_names)
-    assert 0.01 < len(test_names) / 568 < 0.12
+    names = {split: set(load_corpus(CORPUS, split=split)[2]) for split in ("train", "validation", "test")}
+    assert sum(len(n) for n in names.values()) == 568
+    assert not names["train"] & names["test"] and not names["train"] & names["validation"]
+    assert not names["validation"] & names["test"]
+    assert 0.01 < len(names["test"]) / 568 < 0.12 and 0.01 < len(names["validation"]) / 568 < 0.12

@@ -1,6 +1,7 @@
 """Tests for tfar.data.images and tfar.data.builders (IDX/CIFAR parsing, TFDS builders, load())."""
 
 import gzip
+import hashlib
 import io
 import logging
 import os
@@ -181,9 +182,9 @@ def test_load_prepares_cifar10_from_binary_tarball(tmp_path):
                 member = tarfile.TarInfo(f"{builders.CIFAR10_FOLDER}/{name}")
                 member.size = len(blob)
                 tar.addfile(member, io.BytesIO(blob))
-    ds = load("cifar10", data_dir=str(tmp_path / "data"), manual_dir=str(manual), batch_size=None,
-              with_labels=True, shuffle=False)
-    x, y = _collect(ds)
+    ds = load("cifar10", split="train[:100%]", data_dir=str(tmp_path / "data"), manual_dir=str(manual),
+              batch_size=None, with_labels=True, shuffle=False)
+    x, y = _collect(ds)  # the whole original training split: "train" would leave out the validation tail
     assert x.shape == (10, 32, 32, 3)
     np.testing.assert_array_equal(y, [label for label, _ in expected["train"]])
     np.testing.assert_array_equal(x, np.stack([image for _, image in expected["train"]]))
@@ -253,18 +254,40 @@ def test_embedded_sample_shapes_dtype_range_and_sizes():
     assert set(np.unique(y)) <= set(range(10)) and len(np.unique(y)) == 10
     sizes = {
         split: sum(int(b.shape[0]) for b in load("fashion_mnist", split=split, source="embedded", batch_size=256))
-        for split in ("train", "test")
+        for split in ("train", "validation", "test")
     }
-    assert sizes == {"train": 2000, "test": 500} == dataset_info("fashion_mnist")["embedded_splits"]
+    assert sizes == {"train": 1800, "validation": 200, "test": 500} == dataset_info("fashion_mnist")["embedded_splits"]
 
 
-def test_embedded_train_and_test_are_disjoint():
+def _content_hashes(split, **kwargs):
+    batches = load("fashion_mnist", split=split, batch_size=10000, shuffle=False, **kwargs)
+    x = np.concatenate([b.numpy() for b in batches])
+    return x, {hashlib.sha1(row.tobytes()).hexdigest() for row in x}
+
+
+def _assert_disjoint_splits(expected_sizes, **kwargs):
     keys = {}
-    for split in ("train", "test"):
-        x, _ = images.embedded_arrays(split)
-        keys[split] = {row.tobytes() for row in x}
-    assert len(keys["train"]) > 1990 and len(keys["test"]) > 495
+    for split, size in expected_sizes.items():
+        x, keys[split] = _content_hashes(split, **kwargs)
+        assert len(x) == size
+        assert len(keys[split]) > 0.99 * size  # images, not one repeated image
+    assert not keys["train"] & keys["validation"]
     assert not keys["train"] & keys["test"]
+    assert not keys["validation"] & keys["test"]
+
+
+def test_embedded_train_validation_and_test_are_disjoint_by_content():
+    _assert_disjoint_splits({"train": 1800, "validation": 200, "test": 500}, source="embedded")
+
+
+def test_validation_is_the_tail_of_the_original_training_split():
+    original = images.embedded_arrays("train")[0].astype(np.int32)
+    train, _ = _content_hashes("train", source="embedded")
+    validation, _ = _content_hashes("validation", source="embedded")
+    np.testing.assert_array_equal(np.concatenate([train, validation]), original)
+    assert images.source_split("validation", {"train": 60000, "test": 10000}) == "train[55000:]"
+    assert images.source_split("test", {"train": 60000, "test": 10000}) == "test"
+    assert images.source_split("validation", {"train": 5, "validation": 2, "test": 1}) == "validation"
 
 
 @pytest.mark.skipif(not HAS_DEBIAN, reason="needs the dataset-fashion-mnist Debian files")
@@ -422,9 +445,11 @@ def test_dataset_info():
     assert info["image_shape"] == (32, 32, 3) and info["num_classes"] == 10 and info["num_levels"] == 256
     assert dataset_info("binarized_mnist")["num_classes"] is None
     assert dataset_info("binarized_mnist")["num_levels"] == 2
-    assert dataset_info("mnist")["splits"] == {"train": 60000, "test": 10000}
+    assert dataset_info("mnist")["splits"] == {"train": 55000, "validation": 5000, "test": 10000}
+    assert dataset_info("mnist")["source_splits"] == {"train": 60000, "test": 10000}
+    assert dataset_info("binarized_mnist")["splits"] == {"train": 50000, "validation": 10000, "test": 10000}
     info["splits"]["train"] = 0
-    assert dataset_info("cifar10")["splits"]["train"] == 50000
+    assert dataset_info("cifar10")["splits"]["train"] == 45000
 
 
 # --- the full Fashion-MNIST from the Debian package ------------------------------------------------
@@ -441,9 +466,9 @@ def test_full_fashion_mnist_from_debian_files(monkeypatch, caplog):
         sizes = {
             split: sum(int(b.shape[0]) for b in load("fashion_mnist", split=split, source="full",
                                                      batch_size=10000, shuffle=False))
-            for split in ("train", "test")
+            for split in ("train", "validation", "test")
         }
-    assert sizes == {"train": 60000, "test": 10000}
+    assert sizes == {"train": 55000, "validation": 5000, "test": 10000}
     assert not any("embedded" in r.getMessage() for r in caplog.records)
     builder = builders.TfarFashionMnist(data_dir=REAL_DATA_DIR)
     if builder.is_prepared():  # tfar's builder keeps the original order (the official one shuffles)
@@ -451,3 +476,9 @@ def test_full_fashion_mnist_from_debian_files(monkeypatch, caplog):
         full_x, full_y = builders.read_idx_split(DEBIAN_DIR, "train")
         np.testing.assert_array_equal(x.numpy(), full_x[:3])
         np.testing.assert_array_equal(y.numpy(), full_y[:3])
+
+
+@pytest.mark.skipif(not HAS_DEBIAN, reason="needs the dataset-fashion-mnist Debian files")
+def test_full_train_validation_and_test_are_disjoint_by_content(monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", REAL_DATA_DIR)
+    _assert_disjoint_splits({"train": 55000, "validation": 5000, "test": 10000}, source="full")

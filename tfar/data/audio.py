@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from tfar.arg_checks import checked_int, optional_positive_int, positive_int, rate_in_unit_interval
 
-SPLITS = ("train", "test", "all")
+SPLITS = ("train", "validation", "test", "all")
 
 
 def _check_levels(levels):
@@ -75,14 +75,34 @@ def _relative_name(path, root):
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
-def is_held_out(path, holdout_fraction):
-    """Stable split rule: the SHA-1 of the file's base name, mapped to [0, 1), is below the fraction.
+def file_split(path, holdout_fraction=0.05, validation_fraction=0.05):
+    """The split of one file: "test", "validation" or "train", by a stable hash of its base name.
 
-    Only the base name counts, so a file lands in the same split whatever folder, glob
-    or machine it is read from.
+    u = SHA-1(base name) mapped to [0, 1): "test" when u < holdout_fraction,
+    "validation" when u < holdout_fraction + validation_fraction, else "train". Only
+    the base name counts, so a file lands in the same split whatever folder, glob or
+    machine it is read from, and the three sets are disjoint.
     """
     digest = hashlib.sha1(os.path.basename(path).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < holdout_fraction
+    u = int.from_bytes(digest[:8], "big") / 2.0**64
+    if u < holdout_fraction:
+        return "test"
+    return "validation" if u < holdout_fraction + validation_fraction else "train"
+
+
+def is_held_out(path, holdout_fraction):
+    """True when ``path`` is in the test split (see :func:`file_split`)."""
+    return file_split(path, holdout_fraction, 0.0) == "test"
+
+
+def _check_fractions(holdout_fraction, validation_fraction):
+    rate_in_unit_interval("holdout_fraction", holdout_fraction)
+    rate_in_unit_interval("validation_fraction", validation_fraction)
+    if holdout_fraction + validation_fraction >= 1:
+        raise ValueError(
+            f"holdout_fraction + validation_fraction must be < 1 (something must be left to train on), got "
+            f"{holdout_fraction} + {validation_fraction}"
+        )
 
 
 def load_wav(path):
@@ -156,20 +176,24 @@ def _check_local_features(local_features, segment_length):
 
 # -------------------------------------------------------------------- dataset
 def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=0.05, trim_threshold=0.01,
-                resample_audio=True):
-    """(mono float32 waves, sample rate, paths relative to the files' common folder) of one split."""
+                resample_audio=True, validation_fraction=0.05):
+    """(mono float32 waves, sample rate, paths relative to the files' common folder) of one split.
+
+    ``split`` is "train", "validation", "test" or "all"; see :func:`file_split`.
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    rate_in_unit_interval("holdout_fraction", holdout_fraction)
+    _check_fractions(holdout_fraction, validation_fraction)
     optional_positive_int("sample_rate", sample_rate)
     files = find_audio_files(path_or_glob)
     root = os.path.dirname(files[0]) if len(files) == 1 else os.path.commonpath(files)
     chosen = [
-        f for f in files if split == "all" or is_held_out(f, holdout_fraction) == (split == "test")
+        f for f in files if split == "all" or file_split(f, holdout_fraction, validation_fraction) == split
     ]
     if not chosen:
         raise ValueError(
-            f"split {split!r} of {path_or_glob!r} is empty ({len(files)} files, holdout_fraction={holdout_fraction})"
+            f"split {split!r} of {path_or_glob!r} is empty ({len(files)} files, holdout_fraction={holdout_fraction}, "
+            f"validation_fraction={validation_fraction})"
         )
     waves, rate = [], sample_rate
     for path in chosen:
@@ -189,7 +213,7 @@ def load_corpus(path_or_glob, sample_rate=None, split="train", holdout_fraction=
 
 def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, split="train", holdout_fraction=0.05,
                   trim_threshold=0.01, resample=True, local_features=None, levels=256, shuffle=None, seed=0,
-                  repeat=None):
+                  repeat=None, validation_fraction=0.05):
     """Random mu-law segments of a WAV corpus as a tf.data.Dataset.
 
     Args:
@@ -198,9 +222,11 @@ def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, sp
         (class ``levels // 2``) at the end.
       batch_size: examples per batch (the last partial batch is kept when not repeating).
       sample_rate: target rate in Hz; None uses the first file's rate.
-      split: "train", "test" (held-out files) or "all". A file is held out when the
-        SHA-1 of its base name falls below ``holdout_fraction``, so the split is the
-        same on every run and machine and whichever folder or glob lists the file.
+      split: "train", "validation", "test" or "all": three disjoint file sets chosen by
+        a stable hash of the base name (:func:`file_split`; ``holdout_fraction`` of the
+        files are test, ``validation_fraction`` validation), the same on every run and
+        machine and whichever folder or glob lists the file. Never train or choose
+        checkpoints on "test".
       trim_threshold: leading and trailing samples with |x| below it are dropped
         (None: no trimming); a file that is quiet throughout is kept untrimmed.
       resample: resample files whose rate differs (else ValueError naming the file).
@@ -218,7 +244,8 @@ def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, sp
     positive_int("segment_length", segment_length)
     positive_int("batch_size", batch_size)
     features = _check_local_features(local_features, segment_length)
-    waves, rate, _ = load_corpus(path_or_glob, sample_rate, split, holdout_fraction, trim_threshold, resample)
+    waves, rate, _ = load_corpus(path_or_glob, sample_rate, split, holdout_fraction, trim_threshold, resample,
+                                 validation_fraction)
     shuffle = (split == "train") if shuffle is None else bool(shuffle)
     repeat = (split == "train") if repeat is None else bool(repeat)
 

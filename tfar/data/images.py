@@ -17,6 +17,13 @@ Where the data come from (``source="auto"``), first match wins:
    says which files to put where.
 
 ``source="embedded"`` forces the sample, ``source="full"`` never uses it.
+
+Splits: "train", "validation" and "test" are disjoint and stable. Where the original
+files have no validation split, "validation" is the last ``validation_size`` examples of
+the original training split (5,000 of them, or a tenth of a smaller one such as the
+embedded sample's 2,000) and "train" is the rest. Choose checkpoints and stop early on
+"validation"; read "test" once, for the reported figure. Any other TFDS split spec slices the
+original files' splits as they are ("train[:100%]" is the whole original training split).
 """
 
 import functools
@@ -41,7 +48,8 @@ DATASETS = ("fashion_mnist", "mnist", "binarized_mnist", "cifar10")
 BINARIZE_MODES = ("fixed", "dynamic")
 SOURCES = ("auto", "embedded", "full")
 DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
-EMBEDDED_SPLITS = {"train": 2000, "test": 500}
+EMBEDDED_SPLITS = {"train": 2000, "test": 500}  # the shipped files' own splits
+VALIDATION_EXAMPLES = 5000
 _SHUFFLE_BUFFER = 10_000
 _PROBE_TIMEOUT_S = 3.0
 
@@ -54,19 +62,46 @@ def _dataset(name, label_names, license_text, image_shape=(28, 28, 1), splits=No
     in ``$TFAR_<NAME>_DIR``; the others come only from the official TFDS builder ``name``.
     """
     local = builders.BUILDERS.get(name)
+    source_splits = splits or {"train": 60000, "test": 10000}
     return dict(
         image_shape=image_shape,
         num_classes=num_classes,
         num_levels=num_levels,
-        splits=splits or {"train": 60000, "test": 10000},
+        splits=carved_splits(source_splits),
+        source_splits=source_splits,
         label_names=label_names,
         tfds_name=name,
         local_builder=local.name if local else None,
         env_var=f"TFAR_{name.upper()}_DIR" if local else None,
         default_dir=default_dir,
-        embedded_splits=embedded_splits,
+        embedded_splits=carved_splits(embedded_splits) if embedded_splits else None,
         license=license_text,
     )
+
+
+def validation_size(num_train):
+    """Examples carved off the end of an original training split of ``num_train`` for validation.
+
+    5,000 (as for MNIST's usual 55,000 / 5,000), or a tenth of a training split smaller
+    than 50,000 (the embedded sample: 200 of its 2,000).
+    """
+    return VALIDATION_EXAMPLES if num_train >= 10 * VALIDATION_EXAMPLES else num_train // 10
+
+
+def carved_splits(source_splits):
+    """Split sizes as ``load`` serves them: a validation split carved from "train" where the files have none."""
+    if "validation" in source_splits:
+        return dict(source_splits)
+    held = validation_size(source_splits["train"])
+    return {"train": source_splits["train"] - held, "validation": held, "test": source_splits["test"]}
+
+
+def source_split(split, source_splits):
+    """The TFDS split spec of the original files that serves ``split`` ("train" and "validation" carved)."""
+    if split not in ("train", "validation") or "validation" in source_splits:
+        return split
+    cut = source_splits["train"] - validation_size(source_splits["train"])
+    return f"train[:{cut}]" if split == "train" else f"train[{cut}:]"
 
 
 _INFO = {
@@ -104,14 +139,16 @@ def dataset_info(name):
 
     Returns a dict with ``image_shape`` (H, W, C), ``num_classes`` (None when the
     dataset has no labels), ``num_levels`` (256, or 2 for binarized_mnist), the
-    official ``splits`` sizes, ``label_names``, ``tfds_name`` (official TFDS builder),
-    ``local_builder`` (tfar's offline builder or None), ``env_var`` (variable naming
-    a folder of local files or None), ``default_dir``, ``embedded_splits`` (sizes
-    of the shipped sample or None) and ``license``.
+    ``splits`` sizes as ``load`` serves them (train / validation / test),
+    ``source_splits`` (the original files' splits), ``label_names``, ``tfds_name``
+    (official TFDS builder), ``local_builder`` (tfar's offline builder or None),
+    ``env_var`` (variable naming a folder of local files or None), ``default_dir``,
+    ``embedded_splits`` (split sizes of the shipped sample or None) and ``license``.
     """
     _check_name(name)
     info = dict(_INFO[name])
     info["splits"] = dict(info["splits"])
+    info["source_splits"] = dict(info["source_splits"])
     if info["embedded_splits"] is not None:
         info["embedded_splits"] = dict(info["embedded_splits"])
     return info
@@ -141,8 +178,8 @@ def load(
 
     Args:
       name: one of ``DATASETS``.
-      split: "train", "test" ("validation" for binarized_mnist), or a TFDS slice
-        such as "train[:90%]".
+      split: "train", "validation" or "test" (disjoint; see the module docstring), or
+        a TFDS slice of the original files such as "train[:90%]".
       batch_size: positive int, or None for unbatched examples.
       data_dir: TFDS data folder; default $TFDS_DATA_DIR or ~/tensorflow_datasets.
       manual_dir: folder with the original files (IDX .gz for the MNISTs,
@@ -246,7 +283,7 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
     """(unbatched dataset of (image uint8 [H, W, C], label), number of examples or None)."""
     info = _INFO[name]
     if source == "embedded":
-        return _embedded_dataset(split)
+        return _embedded_dataset(source_split(split, EMBEDDED_SPLITS))
 
     official = _prepared_official_builder(info["tfds_name"], data_dir)
     if official is not None:
@@ -277,7 +314,7 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
             "IDX .gz files in a folder and pass manual_dir= or set %s.",
             info["env_var"],
         )
-        return _embedded_dataset(split)
+        return _embedded_dataset(source_split(split, EMBEDDED_SPLITS))
 
     return _official_download(name, split, data_dir, shuffle, seed)
 
@@ -324,6 +361,7 @@ def _prepare_local(builder, files_dir):
 
 
 def _from_builder(builder, split, shuffle, seed, info):
+    split = source_split(split, {name: s.num_examples for name, s in builder.info.splits.items()})
     read_config = tfds.ReadConfig(shuffle_seed=seed)
     # tfar's builders keep the original order (disable_shuffling); load() shuffles examples itself.
     shuffle_files = shuffle and not builder.info.disable_shuffling
