@@ -12,12 +12,13 @@ import tensorflow as tf
 def uniform_noise(shape, seed):
     """Uniform(0, 1) noise in [2^-24, 1 - 2^-24], from a stateless seed [2].
 
-    ``u = (floor(bits / 2^9) + 1/2) / 2^23`` from 32 random bits. The bits are the
-    same with and without XLA; TensorFlow's own float conversion is not (XLA's
-    ``stateless_uniform`` maps the same bits to other floats), so a sampler compiled
-    with ``jit_compile=True`` draws the same noise as an uncompiled one.
+    ``u = (floor(bits / 2^9) + 1/2) / 2^23`` from 32 random bits, keyed by the seed
+    read as two unsigned 32-bit words. XLA and TensorFlow agree on those bits, but not
+    on their own float conversion nor on how a negative int32 seed widens, so a sampler
+    compiled with ``jit_compile=True`` draws the same noise as an uncompiled one.
     """
-    bits = tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None, dtype=tf.uint32)
+    key = tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF)
+    bits = tf.random.stateless_uniform(shape, seed=key, minval=None, maxval=None, dtype=tf.uint32)
     return (tf.cast(tf.bitwise.right_shift(bits, 9), tf.float32) + 0.5) * (2.0**-23)
 
 

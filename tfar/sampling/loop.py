@@ -17,8 +17,15 @@ import tensorflow as tf
 
 
 def position_seed(seed, t):
-    """The stateless seed [2] for position ``t``."""
-    return tf.random.experimental.stateless_fold_in(seed, t)
+    """The stateless int32 seed [2] for position ``t``: fold_in of ``seed`` and t, both words >= 0.
+
+    The seed is read as unsigned 32-bit words and the result kept non-negative,
+    because XLA and TensorFlow widen a negative int32 seed differently: so the
+    compiled and the uncompiled samplers draw the same noise.
+    """
+    key = tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), 0xFFFFFFFF)
+    folded = tf.random.experimental.stateless_fold_in(key, tf.cast(t, tf.int64))
+    return tf.cast(tf.bitwise.bitwise_and(folded, 0x7FFFFFFF), tf.int32)
 
 
 def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None):
