@@ -203,6 +203,17 @@ def load(
     data_dir = os.fspath(data_dir) if data_dir is not None else default_data_dir()
 
     ds, num_examples = _resolve(name, split, data_dir, manual_dir, source, bool(shuffle), seed)
+    return pipeline(ds, num_examples, info["num_levels"], batch_size, binarize, num_levels, with_labels, shuffle,
+                    repeat, limit, seed)
+
+
+def pipeline(ds, num_examples, source_levels, batch_size, binarize, num_levels, with_labels, shuffle, repeat, limit,
+             seed):
+    """What ``load`` (and ``image_folder``) do to unbatched (uint8 image, int64 label) examples.
+
+    ``num_examples`` is the size of ``ds`` (or None), ``source_levels`` the levels of
+    its pixels (256, or 2 for binarized_mnist); the other arguments are ``load``'s.
+    """
     if limit is not None:
         ds = ds.take(limit)
         num_examples = min(limit, num_examples) if num_examples else limit
@@ -215,7 +226,7 @@ def load(
         ds = ds.repeat(int(repeat))
     if batch_size is not None:
         ds = ds.batch(batch_size)
-    ds = _transform(ds, info, binarize, num_levels, with_labels, seed)
+    ds = _transform(ds, source_levels, binarize, num_levels, with_labels, seed)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -244,7 +255,7 @@ def _check_args(name, info, split, batch_size, binarize, num_levels, with_labels
         raise ValueError(f"split must be a non-empty string such as 'train', got {split!r}")
 
 
-def _transform(ds, info, binarize, num_levels, with_labels, seed):
+def _transform(ds, source_levels, binarize, num_levels, with_labels, seed):
     """Map uint8 (image, label) elements to int32 pixels (and labels)."""
 
     def output(images, labels):
@@ -268,7 +279,7 @@ def _transform(ds, info, binarize, num_levels, with_labels, seed):
         x = tf.cast(images, tf.int32)
         if binarize == "fixed":
             x = tf.cast(x >= 128, tf.int32)
-        elif info["num_levels"] == 256 and num_levels != 256:
+        elif source_levels == 256 and num_levels != 256:
             x = x * num_levels // 256
         return output(x, labels)
 
