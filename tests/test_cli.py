@@ -1,9 +1,10 @@
-"""The tfar command line, run in-process through tfar.cli.main (tfar/cli.py).
+"""The tfar command line, run in-process through tfar.cli.main (the tfar/cli/ package).
 
 Most tests use a stand-in for tfar.data with 7x7 images so that the models stay
 tiny; one test runs the real tfar.data on the embedded Fashion-MNIST sample.
 """
 
+import csv
 import json
 import math
 import os
@@ -16,26 +17,31 @@ import tensorflow as tf
 from PIL import Image
 
 import tfar.data
-from tfar import cli
+from tfar import cli, zoo
+from tfar.cli.common import parse_overrides
 from tfar.training import run as run_lib
 from tfar.visualize import auto_scale
 
 SHAPE = (7, 7, 1)
-SIZES = {"train": 24, "test": 12}
+SIZES = {"train": 24, "validation": 8, "test": 12}
 TINY = ["--set", "filters=4", "num_residual_blocks=1", "output_filters=8", "kernel_size=3"]
 
 
 def _examples(split):
     """Deterministic 7x7 images with structure (a vertical gradient) plus noise, and labels."""
-    rng = np.random.default_rng(0 if split == "train" else 1)
+    rng = np.random.default_rng({"train": 0, "validation": 2, "test": 1}[split])
     n = SIZES[split]
     base = np.linspace(0, 200, SHAPE[0]).astype(np.int64)[None, :, None, None]
     x = np.clip(base + rng.integers(0, 50, size=[n, *SHAPE]), 0, 255)
     return x, rng.integers(0, 10, size=[n])
 
 
+SPLITS_READ = []
+
+
 def stand_in_load(name, split="train", batch_size=32, num_levels=256, with_labels=False, shuffle=None,
                   repeat=False, limit=None, source="auto", seed=0, **unused):
+    SPLITS_READ.append(split)
     x, labels = _examples(split)
     x = x * num_levels // 256
     if limit is not None:
@@ -48,11 +54,12 @@ def stand_in_load(name, split="train", batch_size=32, num_levels=256, with_label
 
 
 def stand_in_info(name):
-    return {"image_shape": SHAPE, "num_classes": 10, "num_levels": 256}
+    return {"image_shape": SHAPE, "num_classes": 10, "num_levels": 256, "splits": dict(SIZES)}
 
 
 @pytest.fixture
 def stand_in_data(monkeypatch):
+    SPLITS_READ.clear()
     monkeypatch.setattr(tfar.data, "load", stand_in_load)
     monkeypatch.setattr(tfar.data, "dataset_info", stand_in_info)
 
@@ -123,7 +130,7 @@ def test_export_errors_exit_2(tmp_path, capsys):
 def test_usage_errors_exit_2(capsys):
     assert cli.main([]) == 2
     assert cli.main(["train", "pixelcnn", "--epochs", "0"]) == 2
-    assert "positive integer" in capsys.readouterr().err
+    assert "expected a positive int, got 0" in capsys.readouterr().err
 
 
 def test_unknown_model_exits_2_listing_the_zoo(tmp_path, capsys):
@@ -146,7 +153,7 @@ def test_zoo_list_and_info(capsys):
 
 
 def test_set_values_are_json_and_bad_overrides_exit_2(tmp_path, stand_in_data, capsys):
-    assert run_lib.parse_overrides(["filters=8", "image_shape=[7,7,1]", "name=abc"]) == {
+    assert parse_overrides(["filters=8", "image_shape=[7,7,1]", "name=abc"]) == {
         "filters": 8, "image_shape": [7, 7, 1], "name": "abc"}
     assert cli.main(train_args(tmp_path / "r", "--set", "no_such_key=1")) == 2
     assert "no_such_key" in capsys.readouterr().err
@@ -154,11 +161,10 @@ def test_set_values_are_json_and_bad_overrides_exit_2(tmp_path, stand_in_data, c
     assert "key=value" in capsys.readouterr().err
 
 
-def test_non_image_models_are_refused_clearly():
-    assert run_lib.is_audio(SimpleNamespace(event_shape=(None,)))
-    assert not run_lib.is_audio(SimpleNamespace(event_shape=(28, 28, 1)))
-    with pytest.raises(cli.CommandError, match="image models"):
-        cli._require_image("audio", "sample")
+def test_audio_models_and_entries_are_told_apart():
+    assert zoo.is_audio(SimpleNamespace(event_shape=(None,)))
+    assert not zoo.is_audio(SimpleNamespace(event_shape=(28, 28, 1)))
+    assert zoo.is_audio(zoo.info("wavenet")) and not zoo.is_audio(zoo.info("pixelcnn"))
 
 
 def test_missing_run_folder_exits_2(tmp_path, capsys):
@@ -252,6 +258,29 @@ def test_resume_after_kill_and_extend(tmp_path, stand_in_data, capsys):
     more = EpochRecorder()  # a larger --epochs continues
     assert cli.main(train_args(run, epochs=4), extra_callbacks=[more]) == 0
     assert more.epochs == [3]
+
+
+def test_training_chooses_on_validation_and_records_what_it_measured(tmp_path, stand_in_data):
+    run = tmp_path / "measured"
+    assert cli.main(train_args(run, "--ema", "0.9", "--lr-schedule", "cosine", epochs=2, samples=0)) == 0
+    assert sorted(set(SPLITS_READ)) == ["train", "validation"]  # training never reads the test split
+    stats = json.loads((run / "train_stats.json").read_text())
+    steps = SIZES["train"] // 8
+    assert stats["epochs_completed"] == 2 and stats["steps"] == 2 * steps and stats["examples"] == 2 * steps * 8
+    assert stats["wall_seconds"] > 0 and stats["images_per_second_median"] > 0 and stats["batch_size"] == 8
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["steps"]) for r in rows] == [steps, 2 * steps]
+    assert [int(r["examples"]) for r in rows] == [8 * steps, 16 * steps]
+    val = [float(r["val_loss"]) for r in rows]
+    assert stats["best_epoch"] == 1 + int(np.argmin(val)) and stats["best"]["val_loss"] == pytest.approx(min(val))
+    assert float(rows[1]["wall_seconds"]) >= float(rows[0]["wall_seconds"]) > 0
+
+
+def test_the_test_split_is_refused_for_validation(tmp_path, stand_in_data, capsys):
+    assert cli.main(train_args(tmp_path / "r", "--val-split", "test")) == 2
+    assert "test split" in capsys.readouterr().err and not SPLITS_READ
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_different_run_in_the_same_folder_is_refused(tmp_path, stand_in_data, capsys):

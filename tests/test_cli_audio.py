@@ -16,9 +16,9 @@ import pytest
 import tensorflow as tf
 
 from tfar import cli
-from tfar.data.audio import is_held_out, load_wav, mu_law_encode, trim_silence
+from tfar.cli.common import data_label
+from tfar.data.audio import codes_to_pcm16, file_split, load_wav, mu_law_encode, trim_silence, write_wav
 from tfar.training import run as run_lib
-from tfar.training.audio import codes_to_pcm16, write_wav
 from tfar.training.callbacks import TimeBudget
 
 RATE = 4000
@@ -29,26 +29,28 @@ ALLISON = "/usr/share/asterisk/sounds/en_US_f_Allison"
 
 
 def _names():
-    """Two file names the stable split holds out and six it trains on."""
-    held, train = [], []
+    """File names the stable split puts in each set: two test, two validation and six training files."""
+    wanted = {"test": 2, "validation": 2, "train": 6}
+    names = {split: [] for split in wanted}
     for i in range(1000):
         name = f"tone_{i:03d}.wav"
-        group = held if is_held_out(name, 0.05) else train
-        if len(group) < (2 if group is held else 6):
-            group.append(name)
-        if len(held) == 2 and len(train) == 6:
-            return held, train
-    raise AssertionError("could not find held-out names")
+        split = file_split(name)
+        if len(names[split]) < wanted[split]:
+            names[split].append(name)
+        if all(len(names[s]) == n for s, n in wanted.items()):
+            return names
+    raise AssertionError("could not find names for every split")
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    """Folder of noisy tones (quiet first samples, trimmed by the pipeline); returns (folder, held-out names)."""
+    """Folder of noisy tones (quiet first samples, trimmed by the pipeline); returns (folder, test file names)."""
     folder = tmp_path_factory.mktemp("corpus")
-    held, train = _names()
+    names = _names()
+    held = names["test"]
     rng = np.random.default_rng(0)
     t = np.arange(FILE_SAMPLES) / RATE
-    for k, name in enumerate(held + train):
+    for k, name in enumerate(held + names["validation"] + names["train"]):
         w = 0.5 * np.sin(2 * np.pi * (200 + 40 * k) * t) + 0.05 * rng.standard_normal(t.size)
         w[:10] = 0.0  # leading silence, dropped by trimming
         tf.io.write_file(str(folder / name), tf.audio.encode_wav(w[:, None].astype(np.float32), RATE))
@@ -104,8 +106,8 @@ def test_help_lists_the_audio_options(capsys):
 
 
 def test_default_run_folder_names():
-    assert cli._data_label("/sounds/digits/1*.wav") == "digits" and cli._data_label("corpus/") == "corpus"
-    assert cli._data_label("*.wav") == "audio" and cli._data_label("fashion_mnist") == "fashion_mnist"
+    assert data_label("/sounds/digits/1*.wav") == "digits" and data_label("corpus/") == "corpus"
+    assert data_label("*.wav") == "audio" and data_label("fashion_mnist") == "fashion_mnist"
 
 
 def test_pcm_round_trip_and_wav_writer(tmp_path):
@@ -128,7 +130,8 @@ def test_train_writes_the_run_folder(trained_run):
         assert (trained_run / name).is_file(), name
     with open(trained_run / "history.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 1 and math.isfinite(float(rows[0]["val_loss"]))  # validated on the held-out files
+    assert len(rows) == 1 and math.isfinite(float(rows[0]["val_loss"]))  # validated on the validation files
+    assert info["data"]["split_files"] == {"train": 6, "validation": 2, "test": 2}
     pcm, rate = read_wav(trained_run / "samples" / "epoch_001.wav")
     assert rate == RATE and len(pcm) == round(0.05 * RATE)
     events = [str(p) for p in (trained_run / "logs" / "samples").iterdir()]
@@ -252,10 +255,11 @@ def test_sample_from_the_zoo_entry(tmp_path):
 
 
 def test_real_speech_files_through_a_glob(tmp_path):
-    """Train, eval and continue a held-out file of the real corpus (11 files, 2 of them held out)."""
+    """Train, eval and continue a test file of the real corpus (11 files: 2 test, 1 validation)."""
     pattern = os.path.join(ALLISON, "digits", "1*.wav")
     held = [os.path.join(ALLISON, "digits", n) for n in ("16.wav", "19.wav")]
-    assert all(is_held_out(path, 0.05) for path in held)
+    assert [file_split(path) for path in held] == ["test", "test"]
+    assert file_split(os.path.join(ALLISON, "digits", "11.wav")) == "validation"
     run = tmp_path / "allison"
     assert cli.main(train_args(pattern, run)) == 0
     assert json.loads((run / "run.json").read_text())["data"]["sample_rate"] == 8000

@@ -20,7 +20,7 @@ import pytest
 import tensorflow as tf
 
 import tfar.models
-from tfar.export.cli import export_main
+from tfar.cli.export import run as export_main
 from tfar.export.onnx import onnx
 from tfar.export.saved_model import flatten_state, saved_model
 from tfar.models.base import AutoregressiveModel

@@ -1,10 +1,25 @@
-"""tfar: autoregressive generative models for Keras 3 / TensorFlow."""
+"""tfar: autoregressive generative models for Keras 3 / TensorFlow.
 
-import os as _os
+``import tfar`` is light and changes nothing in the process: the subpackages
+(``tfar.data``, ``tfar.models``, ``tfar.zoo``, ``tfar.export``, ...) are imported on
+first use, so TensorFlow Datasets, TensorFlow Probability and tf2onnx load only when
+a feature needs them.
+"""
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from tfar import data, distributions, export, layers, models, training, visualize, zoo  # noqa: E402
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["data", "distributions", "export", "layers", "models", "training", "visualize", "zoo", "__version__"]
+_SUBPACKAGES = (
+    "data", "distributions", "evaluation", "export", "layers", "models", "sampling", "training", "visualize", "zoo",
+)
+__all__ = [*_SUBPACKAGES, "__version__"]
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"tfar.{name}")
+    raise AttributeError(f"module 'tfar' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

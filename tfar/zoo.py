@@ -39,6 +39,16 @@ def info(name):
     return record
 
 
+def is_audio(model_or_record):
+    """True for an audio model (``event_shape`` (None,): sequences of any length, e.g. WaveNet).
+
+    Also takes a zoo record (:func:`info`): audio entries have no ``image_shape``.
+    """
+    if isinstance(model_or_record, dict):
+        return "image_shape" not in model_or_record["config"]
+    return any(d is None for d in model_or_record.event_shape)
+
+
 def _sha256(path):
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -87,4 +97,4 @@ def load(name, pretrained=True, **config_overrides):
     return model
 
 
-__all__ = ["info", "list", "load"]
+__all__ = ["info", "is_audio", "list", "load"]

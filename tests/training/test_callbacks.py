@@ -61,8 +61,7 @@ def test_sample_grid_writes_a_png_per_epoch(tmp_path):
     from tfar.visualize import image_grid
 
     np.testing.assert_array_equal(np.asarray(picture), image_grid(np.asarray(expected), 256, ncols=2)[..., 0])
-    if callbacks_lib.tensorboard_available():
-        assert glob.glob(str(tmp_path / "logs" / "samples" / "events.out.tfevents.*"))
+    assert glob.glob(str(tmp_path / "logs" / "samples" / "events.out.tfevents.*"))
 
 
 def test_sample_grid_every_and_one_row_per_class(tmp_path):
@@ -86,19 +85,17 @@ def test_sample_grid_validates():
 def test_make_callbacks_set(tmp_path):
     cbs = make_callbacks(tmp_path, monitor="loss")
     kinds = [type(c).__name__ for c in cbs]
-    expected = ["ModelCheckpoint", "ModelCheckpoint", "SampleGrid", "CSVLogger", "BackupAndRestore"]
-    if callbacks_lib.tensorboard_available():
-        expected.insert(2, "TensorBoard")
-    assert kinds == expected
+    assert kinds == ["ModelCheckpoint", "ModelCheckpoint", "TensorBoard", "SampleGrid", "CSVLogger", "BackupAndRestore"]
     backup = cbs[-1]
     assert backup.backup_dir == os.path.join(str(tmp_path), "backup") and backup.delete_checkpoint is False
     assert cbs[1].save_best_only and cbs[1].monitor == "loss"
 
 
-def test_make_callbacks_without_tensorboard_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(callbacks_lib, "tensorboard_available", lambda: False)
-    cbs = make_callbacks(tmp_path, samples=False)
-    assert [type(c).__name__ for c in cbs] == ["ModelCheckpoint", "ModelCheckpoint", "CSVLogger", "BackupAndRestore"]
+def test_make_callbacks_with_measurements_and_averaging(tmp_path):
+    cbs = make_callbacks(tmp_path, samples=False, tensorboard=False, batch_size=8, averaging=True)
+    assert [type(c).__name__ for c in cbs] == [
+        "_Half", "ModelCheckpoint", "ModelCheckpoint", "TrainingRecord", "CSVLogger", "_Half", "BackupAndRestore"]
+    assert cbs[0].is_swap_in and not cbs[-2].is_swap_in
 
 
 def test_training_fills_the_run_folder_and_best_survives_resume(tmp_path):

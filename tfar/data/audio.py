@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfar.arg_checks import checked_int, optional_positive_int, positive_int, rate_in_unit_interval
 
 SPLITS = ("train", "validation", "test", "all")
+PCM_MAX = 32767
 
 
 def _check_levels(levels):
@@ -119,6 +120,34 @@ def load_wav(path):
     if wave.shape[0] == 0:
         raise ValueError(f"audio file {path!r} holds no samples")
     return wave.mean(axis=1).astype(np.float32), int(rate.numpy())
+
+
+def codes_to_pcm16(codes, levels=256):
+    """mu-law codes [T] -> int16 PCM [T]: decode to floats in [-1, 1], then round(x * 32767)."""
+    floats = np.asarray(mu_law_decode(np.asarray(codes, np.int32), levels))
+    return np.round(np.clip(floats, -1.0, 1.0) * PCM_MAX).astype(np.int16)
+
+
+def write_wav(path, pcm, sample_rate):
+    """Write int16 samples [T] as a mono 16-bit PCM WAV file (creates the folder); returns path.
+
+    Encoded by ``tf.audio.encode_wav``, which writes round(x * 32768) of floats x in
+    [-1, 1]: feeding it pcm / 32768 (exact in float32) writes the int16 samples exactly.
+    """
+    pcm = np.asarray(pcm)
+    if pcm.dtype != np.int16 or pcm.ndim != 1:
+        raise ValueError(f"pcm must be int16 samples of shape [T], got {pcm.dtype} of shape {pcm.shape}")
+    positive_int("sample_rate", sample_rate)
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    floats = tf.constant(pcm.astype(np.float32)[:, None] / 32768.0)
+    tf.io.write_file(path, tf.audio.encode_wav(floats, int(sample_rate)))
+    return path
+
+
+def write_codes_wav(path, codes, sample_rate, levels=256):
+    """mu-law codes [T] -> a 16-bit PCM WAV at ``sample_rate``; returns path."""
+    return write_wav(path, codes_to_pcm16(codes, levels), sample_rate)
 
 
 def resample(wave, rate, target_rate):

@@ -4,10 +4,10 @@
     tfar.export.onnx(model, output_dir) -> {"log_prob": path, "step": path}
 
 Both write ``tfar_export.json`` (model class and config, signature and tensor names).
+The command line front end is ``tfar export`` (:mod:`tfar.cli.export`).
 """
 
-from tfar.export.cli import add_export_arguments, export_main
 from tfar.export.onnx import onnx
 from tfar.export.saved_model import saved_model
 
-__all__ = ["add_export_arguments", "export_main", "onnx", "saved_model"]
+__all__ = ["onnx", "saved_model"]

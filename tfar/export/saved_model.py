@@ -38,7 +38,7 @@ import tensorflow as tf
 
 from tfar.models.base import AutoregressiveModel
 from tfar.sampling.loop import position_seed
-from tfar.training.run import is_audio
+from tfar.zoo import is_audio
 
 SEP = "__"
 STATE = "state"

@@ -6,11 +6,11 @@
     RUN/backup/                    training state for resuming (keras BackupAndRestore)
     RUN/logs/                      TensorBoard event files
     RUN/samples/epoch_NNN.png      sample grids written during training
-    RUN/history.csv                per-epoch metrics
+    RUN/history.csv                per-epoch metrics, wall time, steps and examples seen
+    RUN/train_stats.json           what the training measured (see :class:`tfar.training.TrainingRecord`)
     RUN/eval.json                  test bits/dim written by ``tfar eval``
 
-The command line's shared helpers live here too: ``load_model`` (a run folder or a
-zoo entry name), ``parse_overrides`` (``--set KEY=VALUE``) and ``is_audio``.
+``load_model`` rebuilds the model of a run folder, or of a zoo entry name.
 """
 
 import datetime
@@ -24,6 +24,7 @@ LOGS = "logs"
 SAMPLES = "samples"
 HISTORY = "history.csv"
 EVAL_FILE = "eval.json"
+TRAIN_STATS = "train_stats.json"
 WEIGHTS = {"last": "last.weights.h5", "best": "best.weights.h5"}
 
 
@@ -119,29 +120,13 @@ def load_model(run_or_name, which="best", pretrained=True, overrides=None):
     return model, {"model": run_or_name}, None
 
 
-def parse_overrides(pairs):
-    """["filters=8", "image_shape=[7,7,1]"] -> {"filters": 8, "image_shape": [7, 7, 1]} (JSON values, else strings)."""
-    overrides = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        overrides[key.strip()] = value
-    return overrides
-
-
-def is_audio(model):
-    """True for an audio model: its event_shape is (None,), sequences of any length (WaveNet).
-
-    ``model`` may also be a zoo entry's record (``tfar.zoo.info``): audio entries have no ``image_shape``.
-    """
-    if isinstance(model, dict):
-        return "image_shape" not in model["config"]
-    return any(d is None for d in model.event_shape)
+def epochs_done(run_dir):
+    """Epochs recorded by the run's BackupAndRestore state (0 for a new run)."""
+    path = os.path.join(run_dir, BACKUP, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f).get("epoch", 0))
 
 
 def write_json(path, record):
@@ -153,7 +138,7 @@ def write_json(path, record):
 
 
 __all__ = [
-    "BACKUP", "CHECKPOINTS", "EVAL_FILE", "HISTORY", "LOGS", "RUN_FILE", "SAMPLES", "WEIGHTS",
-    "build_model", "is_audio", "load_model", "load_run_model", "model_config", "now", "parse_overrides",
-    "read_run_info", "weights_path", "write_json", "write_run_info",
+    "BACKUP", "CHECKPOINTS", "EVAL_FILE", "HISTORY", "LOGS", "RUN_FILE", "SAMPLES", "TRAIN_STATS", "WEIGHTS",
+    "build_model", "epochs_done", "load_model", "load_run_model", "model_config", "now", "read_run_info",
+    "weights_path", "write_json", "write_run_info",
 ]

@@ -12,7 +12,19 @@ so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config)
 import argparse
 import os
 
+from tfar.cli.common import parse_overrides
+
 FORMATS = ("saved_model", "onnx", "both")
+
+
+def add_parser(commands):
+    export = commands.add_parser(
+        "export", help="export a run folder or zoo entry to SavedModel (TF Serving) and/or ONNX",
+        description="Export a run folder (its best weights) or a zoo entry to a TF Serving SavedModel "
+                    "and/or ONNX files.",
+    )
+    add_export_arguments(export)
+    export.set_defaults(func=run)
 
 
 def add_export_arguments(parser):
@@ -54,11 +66,10 @@ def load_source(source, weights="best", untrained=False, overrides=None):
     return model, {"source": {"zoo_name": source, "pretrained": not untrained, "overrides": overrides or {}}}
 
 
-def export_main(args):
+def run(args):
     """Run ``tfar export``; ``args`` is an argparse Namespace or a list of strings. Returns 0."""
     from tfar.export.onnx import onnx
     from tfar.export.saved_model import check_dir, saved_model
-    from tfar.training.run import parse_overrides
 
     if args is None or isinstance(args, (list, tuple)):
         args = build_parser().parse_args(args)

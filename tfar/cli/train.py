@@ -1,0 +1,298 @@
+"""``tfar train MODEL``: train a zoo architecture into a run folder, resumably.
+
+Images train on the "train" split and choose checkpoints on the "validation" split
+(both carved from the original training files, see :mod:`tfar.data.images`); audio
+trains on the train files and validates on the validation files (three sets by a
+stable hash, see :func:`tfar.data.audio.file_split`). The test split is never read
+here: ``--val-split test`` is refused. Rerunning an interrupted command resumes after
+the last finished epoch; rerunning it with a larger ``--epochs`` continues training.
+"""
+
+import math
+import os
+
+from tfar.cli import common
+from tfar.cli.common import CommandError
+
+AUDIO_STEPS_PER_EPOCH = 100
+
+
+def add_parser(commands):
+    train = commands.add_parser(
+        "train", help="train a zoo model from scratch into a run folder",
+        description="Train a zoo model from scratch; rerun the same command to resume after an interruption. "
+                    "Checkpoints are chosen on the validation split; the test split is never read.",
+    )
+    train.add_argument("model", help="zoo entry name (see `tfar zoo list`)")
+    train.add_argument("--data", default=None,
+                       help=f"image models: dataset name (default: {common.DEFAULT_IMAGE_DATA}); "
+                            "audio models: a folder (searched recursively) or glob of WAV files")
+    train.add_argument("--epochs", type=common.POSITIVE_INT, default=10, help="total epochs (default: %(default)s)")
+    train.add_argument("--batch-size", type=common.POSITIVE_INT, default=64,
+                       help="global batch: examples per optimizer step (default: %(default)s)")
+    train.add_argument("--out", default=None, help="run folder (default: runs/MODEL-DATA)")
+    train.add_argument("--conditional", action="store_true", help="condition the model on the class labels")
+    train.add_argument("--limit", type=common.POSITIVE_INT, default=None,
+                       help="use only the first N training examples")
+    train.add_argument("--val-split", default="validation",
+                       help="split that chooses checkpoints, read whole every epoch (default: %(default)s; "
+                            "the test split is refused)")
+    train.add_argument("--val-limit", type=common.NON_NEGATIVE_INT, default=None,
+                       help="use only the first N validation examples (audio: one segment per validation file, "
+                            "at most N, rounded up to whole batches); 0 disables validation")
+    train.add_argument("--steps-per-epoch", type=common.POSITIVE_INT, default=None,
+                       help="batches per epoch (default: one pass over the training split; "
+                            f"audio: {AUDIO_STEPS_PER_EPOCH})")
+    train.add_argument("--lr", type=common.POSITIVE_FLOAT, default=1e-3,
+                       help="Adam learning rate (default: %(default)s)")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                       help="cosine: decay to 2%% of --lr over --epochs x --steps-per-epoch steps "
+                            "(default: %(default)s)")
+    train.add_argument("--ema", type=common.FRACTION, default=None, metavar="MOMENTUM",
+                       help="Polyak averaging: keep an exponential moving average of the weights with this "
+                            "momentum (e.g. 0.999) and validate, checkpoint and sample with it")
+    train.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                       help="model config overrides, values in JSON, e.g. --set filters=32 num_residual_blocks=2")
+    train.add_argument("--source", choices=common.SOURCES, default="auto",
+                       help="full dataset, the embedded sample, or auto (full when available)")
+    train.add_argument("--samples", type=common.NON_NEGATIVE_INT, default=None,
+                       help="samples written after each epoch: images in a grid (default 16), audio clips "
+                            "as WAV + TensorBoard audio (default 1); 0 disables")
+    train.add_argument("--time-budget", type=common.NON_NEGATIVE_FLOAT, default=None, metavar="SECONDS",
+                       help="stop after this much wall time (the epoch in progress ends early and is saved)")
+    train.add_argument("--threads", type=common.POSITIVE_INT, default=None,
+                       help="CPU threads per op (TensorFlow's intra-op pool; default: all cores)")
+    audio = train.add_argument_group("audio models")
+    audio.add_argument("--segment-length", type=common.POSITIVE_INT, default=4000,
+                       help="samples per training segment (default: %(default)s)")
+    audio.add_argument("--sample-rate", type=common.POSITIVE_INT, default=None,
+                       help="resample every file to this rate in Hz (default: the first file's rate)")
+    audio.add_argument("--holdout-fraction", type=common.FRACTION, default=common.AUDIO_DEFAULTS["holdout_fraction"],
+                       help="share of files held out as the test split, chosen by a stable hash of the file name "
+                            "(default: %(default)s)")
+    audio.add_argument("--validation-fraction", type=common.FRACTION,
+                       default=common.AUDIO_DEFAULTS["validation_fraction"],
+                       help="share of files held out for validation (default: %(default)s)")
+    audio.add_argument("--sample-seconds", type=common.POSITIVE_FLOAT, default=0.5,
+                       help="length of the clip generated after each epoch (default: %(default)s)")
+    train.add_argument("--seed", type=int, default=0, help="seed for initialisation, shuffling, samples")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0 silent, 1 progress bar, 2 one line per epoch (default: %(default)s)")
+    train.set_defaults(func=run)
+
+
+# ------------------------------------------------------------------ config
+def _train_config(args):
+    """(zoo name, constructor overrides, data record) for `tfar train`."""
+    import tfar.data
+    from tfar import zoo
+
+    record = zoo.info(args.model)  # unknown name -> the zoo's ValueError
+    if "test" in args.val_split:
+        raise CommandError(f"--val-split {args.val_split!r}: the test split is read once, by `tfar eval`, never to "
+                           "choose checkpoints; use the validation split")
+    if zoo.is_audio(record):
+        return _audio_train_config(args)
+    args.data = args.data or common.DEFAULT_IMAGE_DATA
+    overrides = common.parse_overrides(args.set)
+    info = tfar.data.dataset_info(args.data)
+    overrides.setdefault("image_shape", [int(d) for d in info["image_shape"]])
+    if info.get("num_levels") is not None and "num_levels" in record["config"]:
+        overrides.setdefault("num_levels", int(info["num_levels"]))
+    if args.conditional:
+        if not info.get("num_classes"):
+            raise CommandError(f"--conditional: dataset {args.data!r} has no labels")
+        overrides.setdefault("num_classes", int(info["num_classes"]))
+    elif "num_classes" in record["config"]:
+        overrides.setdefault("num_classes", None)  # a zoo entry may be conditional; train it unconditionally
+    data = {
+        "name": args.data, "source": args.source, "batch_size": args.batch_size, "limit": args.limit,
+        "val_split": args.val_split, "val_limit": args.val_limit, "with_labels": bool(args.conditional),
+        "splits": {"train": "train", "validation": args.val_split, "test": "test"},
+    }
+    return args.model, overrides, data
+
+
+def _audio_train_config(args):
+    """(zoo name, overrides, data record) for an audio model: --data is a folder or glob of WAV files."""
+    from tfar.data import audio
+
+    if not args.data:
+        raise CommandError(f"{args.model} is an audio model: pass --data FOLDER_OR_GLOB of WAV files")
+    if args.conditional:
+        raise CommandError("--conditional: audio training on class labels is not supported by the CLI")
+    if args.limit is not None:
+        raise CommandError("--limit is for image datasets; select audio files with a glob in --data")
+    if args.val_split != "validation":
+        raise CommandError("--val-split is for image datasets; audio validates on its validation files")
+    files = audio.find_audio_files(args.data)  # none -> ValueError naming the path
+    sample_rate = args.sample_rate or audio.load_wav(files[0])[1]
+    counts = {split: 0 for split in ("train", "validation", "test")}
+    for f in files:
+        counts[audio.file_split(f, args.holdout_fraction, args.validation_fraction)] += 1
+    data = {
+        "modality": "audio", "name": os.path.abspath(args.data), "sample_rate": int(sample_rate),
+        "segment_length": args.segment_length, "holdout_fraction": args.holdout_fraction,
+        "validation_fraction": args.validation_fraction,
+        "trim_threshold": common.AUDIO_DEFAULTS["trim_threshold"], "batch_size": args.batch_size,
+        "val_limit": args.val_limit, "with_labels": False, "split_files": counts,
+    }
+    return args.model, common.parse_overrides(args.set), data
+
+
+# ---------------------------------------------------------------- datasets
+def _image_datasets(args, data, model, seed):
+    """(train repeating forever, validation or None, steps per epoch)."""
+    import tfar.data
+
+    info = tfar.data.dataset_info(args.data)
+    train_size = (info.get("embedded_splits") or info)["train"] if args.source == "embedded" else None
+    train_size = args.limit or train_size or info["splits"]["train"]
+    steps = args.steps_per_epoch or max(1, train_size // args.batch_size)
+    train = common.image_dataset(args.data, "train", args.batch_size, model.num_classes, args.source,
+                                 limit=args.limit, shuffle=True, repeat=True, seed=seed, num_levels=model.num_levels)
+    validation = None
+    if args.val_limit != 0:
+        validation = common.image_dataset(args.data, args.val_split, args.batch_size, model.num_classes, args.source,
+                                          limit=args.val_limit, num_levels=model.num_levels)
+    return train, validation, steps
+
+
+def _audio_datasets(args, data, model, seed):
+    """(train segments repeating forever, one fixed segment per validation file or None, steps per epoch)."""
+    from tfar.data import audio
+
+    common_args = dict(sample_rate=data["sample_rate"], holdout_fraction=data["holdout_fraction"],
+                       validation_fraction=data["validation_fraction"], trim_threshold=data["trim_threshold"],
+                       levels=model.num_levels)
+    train = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="train", seed=seed,
+                                **common_args)
+    steps = args.steps_per_epoch or AUDIO_STEPS_PER_EPOCH
+    if args.val_limit == 0:
+        return train, None, steps
+    try:
+        held_out = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="validation",
+                                       seed=0, **common_args)
+    except ValueError as error:
+        raise CommandError(f"{error}; use --val-limit 0 to train without validation") from None
+    if args.val_limit:
+        # Whole batches keep the cardinality known: keras' evaluate mis-averages the loss
+        # of a dataset of unknown cardinality (e.g. after unbatch/take/batch).
+        held_out = held_out.take(math.ceil(args.val_limit / args.batch_size))
+    return train, held_out, steps
+
+
+def _check_same_run(run_dir, info):
+    """Refuse to mix two different trainings in one folder; returns the old run.json or None."""
+    from tfar.training import run as run_lib
+
+    if not os.path.isfile(os.path.join(run_dir, run_lib.RUN_FILE)):
+        return None
+    old = run_lib.read_run_info(run_dir)
+    # Batch size, limits and learning rate may change between sessions; the model and data may not.
+    pairs = [("model", old.get("model"), info["model"]),
+             ("model_config", old.get("model_config"), info["model_config"])]
+    pairs += [(f"data {key}", (old.get("data") or {}).get(key), info["data"][key]) for key in ("name", "with_labels")]
+    for what, before, now in pairs:
+        if before != now:
+            raise CommandError(
+                f"{run_dir} already holds a different run ({what}: {before} != {now}); "
+                "choose another --out or delete the folder"
+            )
+    return old
+
+
+def _optimizer(args, total_steps):
+    import keras
+
+    lr = args.lr
+    if args.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=total_steps, alpha=0.02)
+    if args.ema is None:
+        return keras.optimizers.Adam(learning_rate=lr)
+    return keras.optimizers.Adam(learning_rate=lr, use_ema=True, ema_momentum=args.ema)
+
+
+def _data_dependent_init(model, train):
+    """Run the model's data-dependent initialisation (if it has one) on the first training batch."""
+    init = getattr(model, "data_dependent_init", None)
+    if init is None:
+        return
+    element = next(iter(train))
+    x, condition = element if isinstance(element, tuple) else (element, None)
+    init(x, condition)
+
+
+# --------------------------------------------------------------------- run
+def run(args):
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+    import keras
+
+    from tfar import __version__, zoo
+    from tfar.training import TimeBudget, make_callbacks
+    from tfar.training import run as run_lib
+
+    name, overrides, data = _train_config(args)
+    keras.utils.set_random_seed(args.seed)
+    model = zoo.load(name, pretrained=False, **overrides)
+    audio = zoo.is_audio(model)
+    run_dir = args.out or os.path.join("runs", f"{name}-{common.data_label(args.data)}")
+    num_samples = args.samples if args.samples is not None else (1 if audio else 16)
+    info = {
+        "model": name, "model_config": run_lib.model_config(name, model), "data": data,
+        "epochs": args.epochs, "lr": args.lr, "lr_schedule": args.lr_schedule, "ema": args.ema,
+        "seed": args.seed, "threads": args.threads, "tfar_version": __version__,
+    }
+    old = _check_same_run(run_dir, info)
+    done = run_lib.epochs_done(run_dir)
+    if done >= args.epochs:
+        print(f"{run_dir}: already trained for {done} epochs (--epochs {args.epochs}); nothing to do. "
+              "Raise --epochs to continue.")
+        return 0
+    if done:
+        print(f"{run_dir}: resuming after epoch {done} of {args.epochs}")
+
+    # a resumed run reshuffles with a new seed instead of replaying the first epochs' order
+    make_datasets = _audio_datasets if audio else _image_datasets
+    train, validation, steps_per_epoch = make_datasets(args, data, model, seed=args.seed + done)
+    info.update(steps_per_epoch=steps_per_epoch, created=old["created"] if old else run_lib.now(),
+                updated=run_lib.now(), status="training")
+    run_lib.write_run_info(run_dir, info)
+
+    model.compile(optimizer=_optimizer(args, args.epochs * steps_per_epoch))
+    if not done:
+        _data_dependent_init(model, train)
+    monitor = "val_loss" if validation is not None else "loss"
+    callbacks = make_callbacks(run_dir, monitor=monitor, num_samples=max(num_samples, 1), seed=args.seed,
+                               samples=num_samples > 0, sample_rate=data["sample_rate"] if audio else None,
+                               sample_seconds=args.sample_seconds, batch_size=args.batch_size,
+                               averaging=args.ema is not None)
+    budget = None
+    if args.time_budget is not None:
+        budget = TimeBudget(args.time_budget)
+        callbacks.insert(0, budget)
+    callbacks += list(getattr(args, "extra_callbacks", None) or [])
+    history = model.fit(train, epochs=args.epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
+                        callbacks=callbacks, verbose=args.verbose, shuffle=False)
+
+    stopped = budget is not None and budget.hit
+    info.update(status="stopped (time budget)" if stopped else "finished", updated=run_lib.now())
+    run_lib.write_run_info(run_dir, info)
+    if stopped:
+        print(f"note: --time-budget {args.time_budget:g} s reached after {budget.steps} steps; the epoch in "
+              "progress was cut short. Rerun the same command to continue.")
+    last = {k: v[-1] for k, v in history.history.items() if v}
+    if last:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(last.items()))
+        print(f"after epoch {run_lib.epochs_done(run_dir)} of {args.epochs}: {shown}")
+    print(f"run folder:  {run_dir}")
+    print(f"weights:     {run_lib.weights_path(run_dir, 'best')} (best on {monitor}), "
+          f"{run_lib.weights_path(run_dir, 'last')}")
+    if num_samples:
+        print(f"samples:     {os.path.join(run_dir, run_lib.SAMPLES)}/epoch_NNN.{'wav' if audio else 'png'}")
+    print(f"TensorBoard: tensorboard --logdir {os.path.join(run_dir, run_lib.LOGS)}")
+    return 0
