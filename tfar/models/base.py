@@ -25,6 +25,16 @@ from tfar.models import checks
 METHODS = ("fast", "naive")
 
 
+def _keras_reduces_on_axis_0(strategy):
+    """True when Keras reduces a step's outputs with ``strategy.reduce(MEAN, v, axis=0)``.
+
+    Keras 3 does so for a multi-worker strategy (``reduce_per_replica`` in its TensorFlow
+    trainer), which fails on scalars with "Invalid reduction dimension 0 for input with 0
+    dimensions"; the step then returns its figures with a batch axis of size 1.
+    """
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
+
+
 class AutoregressiveModel(keras.Model):
     """Base class: likelihood, training, sampling and input checks.
 
@@ -36,6 +46,8 @@ class AutoregressiveModel(keras.Model):
 
     def __init__(self, event_shape, num_levels=256, num_classes=None, **kwargs):
         super().__init__(**kwargs)
+        # sublayers built without dtype= take this global policy; build() hands them the model's
+        self._default_policy_name = keras.config.dtype_policy().name
         self._event_shape = tuple(event_shape)
         self.num_levels = checked_int("num_levels", num_levels, "an int >= 2", lambda n: n >= 2)
         self.num_classes = optional_positive_int("num_classes", num_classes)
@@ -100,10 +112,28 @@ class AutoregressiveModel(keras.Model):
         """Create the weights by one forward pass on a dummy batch."""
         if self.built:
             return
+        self._propagate_dtype_policy()
         shape = [1] + [16 if d is None else d for d in self.event_shape]
         condition = None if self.num_classes is None else tf.zeros([1], tf.int32)
         self.call(tf.zeros(shape, tf.int32), condition=condition)
         self.built = True
+
+    def _propagate_dtype_policy(self):
+        """Hand the model's dtype policy to every sublayer still on the global default.
+
+        A Keras layer built without ``dtype=`` takes the global policy, so
+        ``Model(dtype="mixed_bfloat16")`` would run its sublayers in float32. Before any
+        weight exists, each sublayer whose policy is the global default of the model's
+        construction takes the model's policy; a sublayer given another policy keeps it.
+        The likelihood heads stay float32 whatever the policy: ``call`` casts the
+        network's output to float32 before any head sees it.
+        """
+        policy = self.dtype_policy
+        if policy.name == self._default_policy_name:
+            return
+        for layer in self._flatten_layers(include_self=False, recursive=True):
+            if not layer.built and layer.dtype_policy.name == self._default_policy_name:
+                layer.dtype_policy = policy
 
     def save(self, filepath, *args, **kwargs):
         """``keras.Model.save``, building the weights first so an unused model saves whole."""
@@ -115,6 +145,12 @@ class AutoregressiveModel(keras.Model):
 
     def build_from_config(self, config):
         self.build()
+
+    def data_dependent_init(self, x, condition=None):
+        """Initialise parameters from a first real training batch; returns the number of
+        layers initialised. Models without data-dependent initialisation build and return 0."""
+        self.build()
+        return 0
 
     # ------------------------------------------------------------- likelihood
     def _log_prob(self, x, condition, training=None):
@@ -168,29 +204,59 @@ class AutoregressiveModel(keras.Model):
         return x, condition
 
     def _nll_per_dim(self, x, condition, training):
+        """Negative log-likelihood of each example in nats per dimension, float32 [batch]."""
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
-        return -tf.reduce_mean(self._log_prob(x, condition, training=training)) / dims
+        return -self._log_prob(x, condition, training=training) / dims
 
-    def _update_metrics(self, loss, x):
-        # weighted by batch size: epoch figures are per-example means, whatever the last batch
-        batch = tf.cast(tf.shape(x)[0], tf.float32)
-        self.loss_tracker.update_state(loss, sample_weight=batch)
-        self.bpd_tracker.update_state(loss / math.log(2.0), sample_weight=batch)
-        return {"loss": self.loss_tracker.result(), "bits_per_dim": self.bpd_tracker.result()}
+    def _replica_loss(self, nll):
+        """This replica's share of the mean of ``nll`` over the global batch.
+
+        The optimizer sums the gradients of all replicas, so each one contributes
+        sum(its nll) / (global batch size): the sum is the global batch mean for any
+        split of the batch, uneven or empty replica batches included. (Keras's own
+        trainer divides each replica's mean by the number of replicas, the same figure
+        when the split is even.) Extra losses (``self.losses``) are the same on every
+        replica and are divided by the number of replicas.
+        """
+        count = tf.cast(tf.shape(nll)[0], tf.float32)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+        loss = tf.math.divide_no_nan(tf.reduce_sum(nll), count)
+        if self.losses:
+            loss += tf.add_n([tf.cast(extra, tf.float32) for extra in self.losses]) / replicas
+        return loss
+
+    def _update_metrics(self, nll):
+        """Add the per-example ``nll`` to the loss and bits/dim means; their results so far.
+
+        Each replica's metric holds the sums of its own examples; the sums are
+        all-reduced, so every replica returns the figure over the global batches.
+        """
+        self.loss_tracker.update_state(nll)
+        self.bpd_tracker.update_state(nll / math.log(2.0))
+        # tf.identity places each read on this replica's device, where collective all-reduces need it
+        sums = [[tf.identity(m.total), tf.identity(m.count)] for m in self.metrics]
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            sums = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, sums)
+        results = {m.name: tf.math.divide_no_nan(total, count) for m, (total, count) in zip(self.metrics, sums)}
+        if _keras_reduces_on_axis_0(strategy):
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results
 
     def train_step(self, data):
         x, condition = self._unpack(data)
         with tf.GradientTape() as tape:
-            loss = self._nll_per_dim(x, condition, training=True)
-            total = loss + tf.add_n([tf.cast(l, tf.float32) for l in self.losses]) if self.losses else loss
-            scaled = self.optimizer.scale_loss(total)
+            nll = self._nll_per_dim(x, condition, training=True)
+            scaled = self.optimizer.scale_loss(self._replica_loss(nll))  # mixed_float16: x loss scale
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(grads, self.trainable_variables)
-        return self._update_metrics(loss, x)
+        return self._update_metrics(nll)
 
     def test_step(self, data):
         x, condition = self._unpack(data)
-        return self._update_metrics(self._nll_per_dim(x, condition, training=False), x)
+        return self._update_metrics(self._nll_per_dim(x, condition, training=False))
 
     def _checked_input(self, x, y):
         if isinstance(x, tf.data.Dataset):
@@ -241,52 +307,26 @@ class AutoregressiveModel(keras.Model):
     def step(self, x_prev, state):
         """Write ``x_prev`` at position-1, return params at ``position`` and the new state.
 
-        This default recomputes the whole network on the canvas (correct for any model).
+        This default recomputes the whole network on the canvas (correct for any model);
+        the image models override it with a cached step whose cost does not grow with the image.
         """
         canvas, position = self.write_canvas(state, x_prev), state["position"]
-        n = self.num_positions()
-        current = tf.minimum(position, n - 1)
-        if self.sampling_window is None:
-            params = self(self.unflatten(canvas), condition=state.get("condition"))
-            params = tf.gather(self.flatten_params(params), current, axis=1)
-        else:
-            params = self._window_params(self.unflatten(canvas), current, state.get("condition"))
+        current = tf.minimum(position, self.num_positions() - 1)
+        params = self(self.unflatten(canvas), condition=state.get("condition"))
+        params = tf.gather(self.flatten_params(params), current, axis=1)
         return params, dict(state, canvas=canvas, position=position + 1)
 
     def write_canvas(self, state, x_prev):
-        """The state's canvas with ``x_prev`` written at ``position - 1`` (unchanged at position 0)."""
-        canvas, position = state["canvas"], state["position"]
-        n = canvas.shape[1]
-        write = tf.logical_and(tf.equal(tf.range(n), position - 1), position > 0)
-        write = tf.reshape(write, [1, n] + [1] * len(self.position_shape))
-        return tf.where(write, tf.expand_dims(tf.cast(x_prev, tf.int32), 1), canvas)
+        """The state's canvas with ``x_prev`` written at ``position - 1`` (unchanged at position 0).
 
-    @property
-    def sampling_window(self):
-        """(rows above, columns left, columns right) that an output pixel can see, or None.
-
-        A convolutional image model whose receptive field is bounded returns its reach;
-        ``step`` then runs the network on that window around the current pixel only,
-        which gives the same parameters as the full canvas at a fraction of the cost.
+        One scatter of a single position: updated in place inside an XLA-compiled loop.
         """
-        return None
-
-    def _window_params(self, image, position, condition):
-        """Params at ``position`` from the network run on the smallest exact window."""
-        height, width, channels = self.event_shape
-        per_pixel = channels // int(np.prod(self.position_shape))
-        above, left, right = self.sampling_window
-        win_h, win_w = min(above + 1, height), min(left + right + 1, width)
-        pixel, channel = position // per_pixel, position % per_pixel
-        row, col = pixel // width, pixel % width
-        # the window touches a real border or reaches far enough that no padding effect
-        # of the crop edge can travel to (row, col)
-        top = tf.clip_by_value(row - above, 0, height - win_h)
-        start = tf.clip_by_value(col - left, 0, width - win_w)
-        crop = tf.slice(image, tf.stack([0, top, start, 0]), [-1, win_h, win_w, -1])
-        params = self.flatten_params(self(crop, condition=condition))
-        index = ((row - top) * win_w + (col - start)) * per_pixel + channel
-        return tf.gather(params, index, axis=1)
+        canvas, position = state["canvas"], state["position"]
+        batch, index = tf.shape(canvas)[0], tf.maximum(position - 1, 0)
+        old = tf.gather(canvas, index, axis=1)
+        value = tf.where(position > 0, tf.cast(x_prev, canvas.dtype), old)
+        indices = tf.stack([tf.range(batch), tf.fill([batch], index)], axis=1)
+        return tf.tensor_scatter_nd_update(canvas, indices, value)
 
     def _seed(self, seed):
         if seed is None:
