@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The zoo's training commands (one intra-op thread each, so several run side by side on a small CPU).
+# Rerun a line to resume it after an interruption. Usage: runs/zoo/commands.sh NAME
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TFAR=".venv/bin/python -m tfar"
+COMMON="--data fashion_mnist --source full --conditional --batch-size 32 --steps-per-epoch 500 --lr 1e-3 --lr-schedule cosine --ema 0.999 --threads 1 --verbose 2"
+case "$1" in
+  gated_pixelcnn)
+    $TFAR train gated_pixelcnn $COMMON --epochs 12 --out runs/zoo/gated_pixelcnn \
+      --set filters=48 num_layers=12 output_filters=96 ;;
+  pixelcnn)
+    $TFAR train pixelcnn $COMMON --epochs 16 --out runs/zoo/pixelcnn \
+      --set filters=96 num_residual_blocks=12 output_filters=128 ;;
+  pixelrnn_row_lstm)
+    $TFAR train pixelrnn_row_lstm $COMMON --epochs 10 --out runs/zoo/pixelrnn_row_lstm \
+      --set units=48 num_layers=4 output_filters=96 ;;
+  pixelrnn_diagonal_bilstm)
+    $TFAR train pixelrnn_diagonal_bilstm $COMMON --epochs 10 --out runs/zoo/pixelrnn_diagonal_bilstm \
+      --set units=48 num_layers=3 output_filters=96 ;;
+  *) echo "unknown entry $1" >&2; exit 2 ;;
+esac
