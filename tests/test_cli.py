@@ -307,6 +307,38 @@ def test_real_fashion_mnist_sample(tmp_path):
     png_cells(out, rows=1, cols=2, height=28)
 
 
+def test_zoo_card_is_written_from_the_run_files(tmp_path):
+    run, zoo_dir = tmp_path / "fm", tmp_path / "zoo"
+    assert cli.main(["train", "pixelcnn", "--source", "embedded", "--limit", "32", "--val-limit", "16",
+                     "--batch-size", "16", "--epochs", "2", "--samples", "0", "--verbose", "0", "--out", str(run),
+                     "--conditional", "--ema", "0.9", *TINY]) == 0
+    assert cli.main(["zoo", "card", str(run), "--name", "tiny", "--zoo-dir", str(zoo_dir)]) == 2  # no eval.json yet
+    assert cli.main(["eval", str(run), "--limit", "40", "--verbose", "0"]) == 0
+    assert cli.main(["zoo", "card", str(run), "--name", "tiny", "--zoo-dir", str(zoo_dir)]) == 0
+    record = json.loads((zoo_dir / "tiny" / "config.json").read_text())
+    stats = json.loads((run / "train_stats.json").read_text())
+    evaluation = json.loads((run / "eval.json").read_text())
+    m = record["metrics"]
+    assert m["test_bits_per_dim"] == round(evaluation["bits_per_dim"], 4) and m["test_examples"] == 40
+    assert (m["train_steps"], m["train_examples"], m["train_wall_seconds"], m["best_epoch"]) == (
+        stats["steps"], stats["examples"], stats["wall_seconds"], stats["best_epoch"])
+    assert m["validation_bits_per_dim"] == round(stats["best"]["val_bits_per_dim"], 4)
+    assert record["config"] == json.loads((run / "run.json").read_text())["model_config"]
+    # the shipped weights are the best checkpoint, and the embedded figure is theirs
+    model = tfar.zoo.load("pixelcnn", pretrained=False, **record["config"])
+    model.load_weights(str(zoo_dir / "tiny" / record["weights"]))
+    best, _ = run_lib.load_run_model(str(run), "best")
+    for shipped, chosen in zip(model.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(shipped, chosen)
+    x, y = tfar.data.images.embedded_arrays("test")
+    bits = float(np.mean(model.bits_per_dim(x.astype(np.int32), y.astype(np.int32))))
+    assert m["embedded_test"] == {"bits_per_dim": pytest.approx(bits, abs=1e-3), "examples": 500}
+    card = (zoo_dir / "tiny" / "MODEL_CARD.md").read_text()
+    assert str(m["test_bits_per_dim"]) in card and "learning_curve.png" in card
+    for picture in ("learning_curve.png", "samples.png"):
+        assert Image.open(zoo_dir / "tiny" / picture).size[0] > 100
+
+
 # ------------------------------------------------------------------ demo
 def test_demo_runs_end_to_end_with_a_time_cap(tmp_path, capsys):
     """python -m tfar.demo on the embedded sample; a zero time cap stops training after one step."""

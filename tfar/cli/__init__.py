@@ -73,7 +73,8 @@ def main(argv=None, extra_callbacks=None):
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a usage error (2), already printed by argparse
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    if args.command != "zoo" and not args.verbose_tf and "tensorflow" not in sys.modules:
+    browsing = args.command == "zoo" and args.zoo_command in ("list", "info")
+    if not browsing and not args.verbose_tf and "tensorflow" not in sys.modules:
         _start_tensorflow_quietly()
     args.extra_callbacks = extra_callbacks
     try:

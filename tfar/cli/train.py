@@ -142,12 +142,15 @@ def _audio_train_config(args):
 
 # ---------------------------------------------------------------- datasets
 def _image_datasets(args, data, model, seed):
-    """(train repeating forever, validation or None, steps per epoch)."""
+    """(train repeating forever, validation or None, steps per epoch); records the split sizes in ``data``."""
     import tfar.data
 
     info = tfar.data.dataset_info(args.data)
-    train_size = (info.get("embedded_splits") or info)["train"] if args.source == "embedded" else None
-    train_size = args.limit or train_size or info["splits"]["train"]
+    sizes = info["embedded_splits"] if args.source == "embedded" else info["splits"]
+    train_size = min(args.limit or sizes["train"], sizes["train"])
+    data["split_sizes"] = dict(sizes)
+    if args.val_limit != 0 and args.val_split in sizes:
+        data["val_examples"] = min(args.val_limit or sizes[args.val_split], sizes[args.val_split])
     steps = args.steps_per_epoch or max(1, train_size // args.batch_size)
     train = common.image_dataset(args.data, "train", args.batch_size, model.num_classes, args.source,
                                  limit=args.limit, shuffle=True, repeat=True, seed=seed, num_levels=model.num_levels)
