@@ -108,3 +108,39 @@ def test_bad_arguments_name_the_value(kwargs, fragment):
 def test_input_channels_must_split_into_colour_groups():
     with pytest.raises(ValueError, match="divisible"):
         MaskedConv2D(6, 3, "B", 3)(np.zeros((1, 4, 4, 4), np.float32))
+
+
+# ------------------------------------------------------------ cached step
+@pytest.mark.parametrize("kernel_size,colors,mask_type", [(3, 1, "B"), ((5, 3), 3, "A"), (7, 3, "B"), (1, 3, "B")])
+def test_row_ring_outputs_equal_the_convolution_in_raster_order(kernel_size, colors, mask_type):
+    """Pixels written one by one into the ring of rows give ``call``'s output at each pixel,
+    over more rows than the ring holds (its slots are reused) and with junk in the colour
+    groups of the current pixel that the mask hides."""
+    rng = np.random.default_rng(0)
+    height, width, cin = 7, 5, 2 * colors
+    x = rng.normal(size=(2, height, width, cin)).astype(np.float32)
+    layer = MaskedConv2D(3 * colors, kernel_size, mask_type, colors, bias_initializer="random_normal")
+    full = layer(x).numpy()
+    rows = layer.initial_rows(2, width)
+    assert tuple(rows.shape) == (2, layer.kernel_size[0] // 2 + 1, width + 2 * (layer.kernel_size[1] // 2), cin)
+    group_in, group_out = np.arange(cin) // 2, np.arange(3 * colors) // 3
+    for i in range(height):
+        for j in range(width):
+            for g in range(colors):  # sub-pixel g: input groups >= g are not known yet
+                hidden = group_in >= g if mask_type == "A" else group_in > g
+                partial = np.where(hidden, rng.normal(size=(2, cin)) * 100, x[:, i, j]).astype(np.float32)
+                out = layer.output_at(layer.write_rows(rows, i, j, partial), i, j).numpy()
+                np.testing.assert_allclose(out[:, group_out == g], full[:, i, j, group_out == g], atol=1e-5,
+                                           err_msg=f"pixel {(i, j)} group {g}")
+            rows = layer.write_rows(rows, i, j, x[:, i, j])
+
+
+def test_pixel_call_is_the_1x1_layer_on_one_pixel():
+    x = np.random.default_rng(1).normal(size=(2, 3, 4, 6)).astype(np.float32)
+    layer = MaskedConv2D(9, 1, "B", 3, bias_initializer="random_normal")
+    full = layer(x).numpy()
+    np.testing.assert_allclose(layer.pixel_call(x[:, 1, 2]).numpy(), full[:, 1, 2], atol=1e-6)
+    wide = MaskedConv2D(3, 3, "B")
+    wide(x[..., :1])
+    with pytest.raises(ValueError, match="1 x 1 kernel"):
+        wide.pixel_call(x[:, 0, 0, :1])

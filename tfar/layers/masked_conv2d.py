@@ -9,10 +9,22 @@ With ``color_channels=3`` the input and output channels are split into three
 contiguous groups (R, G, B). At the centre tap an output group ``g`` sees input
 group ``g'`` when ``g' < g`` (mask "A", used by the first layer) or ``g' <= g``
 (mask "B", every later layer), which gives the R -> G -> B order within a pixel.
+
+Cached generation (Ramachandran et al. 2017, "Fast Generation for Convolutional
+Autoregressive Models", arXiv:1704.06001): a masked convolution's output at pixel
+(i, j) reads only input pixels at or before (i, j) in raster order, so it can be
+computed as soon as its input at (i, j) is known. The layer then keeps the input rows
+its kernel still needs, ``rows`` [B, kh // 2 + 1, W + 2 (kw // 2), C_in], a ring in
+which image row i lives in slot ``i mod (kh // 2 + 1)`` (zero columns pad both sides).
+``write_rows`` stores one input pixel and ``output_at`` computes one output pixel from
+the unmasked taps only, so a step costs O(kernel taps) whatever the image size.
+Slots of rows above the image still hold zeros; the current row's slot holds stale
+values right of the current pixel, which are never read.
 """
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfar.arg_checks import check_color_channels, int_pair, positive_multiple
@@ -44,6 +56,16 @@ def causal_mask(kernel_size, in_channels, out_channels, mask_type="B", color_cha
 
 def _pair(kernel_size):
     return int_pair("kernel_size", kernel_size, "an odd int or a pair of odd ints")
+
+
+def write_at(buffer, index, values):
+    """``buffer`` [B, *dims, C] with ``values`` [B, C] written at ``index`` (one scalar per dim) of every example.
+
+    One scatter: XLA updates the buffer in place inside a compiled loop; plain TF copies it.
+    """
+    batch = tf.shape(values)[0]
+    index = tf.stack([tf.range(batch)] + [tf.fill([batch], i) for i in index], axis=1)
+    return tf.tensor_scatter_nd_update(buffer, index, tf.cast(values, buffer.dtype))
 
 
 def check_masked_conv_args(kernel_size, mask_type, color_channels):
@@ -120,6 +142,50 @@ class MaskedConv2D(keras.layers.Layer):
         outputs = ops.conv(inputs, ops.cast(kernel, inputs.dtype), strides=1, padding="same")
         if self.bias is not None:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    # ------------------------------------------------------------ cached step
+    def initial_rows(self, batch_size, width):
+        """Zero ring of input rows [B, kh // 2 + 1, width + 2 (kw // 2), C_in] for :meth:`output_at`."""
+        kh, kw = self.kernel_size
+        return tf.zeros([batch_size, kh // 2 + 1, width + 2 * (kw // 2), self.kernel.shape[2]], self.compute_dtype)
+
+    def write_rows(self, rows, row, col, values):
+        """``rows`` with the input ``values`` [B, C_in] of image pixel (``row``, ``col``) stored."""
+        return write_at(rows, [row % rows.shape[1], col + self.kernel_size[1] // 2], values)
+
+    def output_at(self, rows, row, col):
+        """Output [B, filters] at image pixel (``row``, ``col``), equal to ``call`` on the full input there.
+
+        ``rows`` must hold the input at every pixel the masked kernel sees: rows
+        ``row - kh//2 .. row - 1`` and row ``row`` up to column ``col`` (the centre tap's
+        colour groups follow the mask, so later sub-pixels of (row, col) may be unset).
+        """
+        (kh, kw), batch = self.kernel_size, tf.shape(rows)[0]
+        above, half = kh // 2, kw // 2
+        window = tf.slice(rows, tf.stack([0, 0, col, 0]), [-1, above + 1, kw, -1])  # columns col-half .. col+half
+        # slots of rows row-above .. row; row + 1 == row - above (mod above + 1) keeps the operands
+        # non-negative, where ONNX's Mod and TensorFlow's floormod agree
+        window = tf.gather(window, (row + 1 + tf.range(above + 1)) % (above + 1), axis=1)
+        taps = tf.concat([tf.reshape(window[:, :above], [batch, -1]),
+                          tf.reshape(window[:, above, : half + 1], [batch, -1])], axis=-1)
+        return self._taps_matmul(taps)
+
+    def pixel_call(self, x):
+        """A 1 x 1 layer on one pixel: [B, C_in] -> [B, filters]."""
+        if self.kernel_size != (1, 1):
+            raise ValueError(f"{self.name}: pixel_call needs a 1 x 1 kernel, got {self.kernel_size}; use output_at")
+        return self._taps_matmul(x)
+
+    def _taps_matmul(self, taps):
+        """[B, taps * C_in] (rows above, then row ``row`` up to the centre) times the unmasked kernel taps."""
+        (kh, kw), filters = self.kernel_size, self.filters
+        kernel = self.kernel * ops.cast(self.mask, self.kernel.dtype)
+        kernel = tf.concat([tf.reshape(kernel[: kh // 2], [-1, filters]),
+                            tf.reshape(kernel[kh // 2, : kw // 2 + 1], [-1, filters])], axis=0)
+        outputs = tf.matmul(taps, tf.cast(kernel, taps.dtype))
+        if self.bias is not None:
+            outputs = outputs + tf.cast(self.bias, outputs.dtype)
         return outputs
 
     def compute_output_shape(self, input_shape):
