@@ -58,14 +58,39 @@ def test_seeded_samples_reproduce_and_fast_equals_naive():
     assert a.numpy().min() >= 0 and a.numpy().max() < 8
 
 
-@pytest.mark.parametrize("shape,kernel", [((9, 11, 1), 5), ((6, 7, 3), 3)])
-def test_windowed_step_equals_the_full_network(shape, kernel):
-    """The fast step runs on a window around the pixel; it must equal the full pass."""
-    model = PixelCNN(image_shape=shape, num_levels=8, filters=2 * shape[-1] * 2, num_residual_blocks=1,
-                     output_filters=6, kernel_size=kernel, num_classes=2)
-    above, left, right = model.sampling_window
-    assert above + 1 < shape[0] and left + right + 1 < shape[1] + 4  # a real window, not the whole image
-    assert max_step_error(model, condition=1) < 1e-5
+@pytest.mark.parametrize("shape,kernel,num_classes", [((6, 7, 1), 5, None), ((4, 5, 3), 3, 2)])
+@pytest.mark.parametrize("jit_compile", [None, True], ids=["eager", "xla"])
+def test_cached_step_equals_the_full_network(shape, kernel, num_classes, jit_compile):
+    """Every layer computed at one pixel from its ring of rows: the full pass's params at every position."""
+    model = PixelCNN(image_shape=shape, num_levels=8, filters=4 * shape[-1], num_residual_blocks=2,
+                     output_filters=6, kernel_size=kernel, num_classes=num_classes)
+    assert max_step_error(model, condition=None if num_classes is None else 1, jit_compile=jit_compile) < 1e-5
+
+
+@pytest.mark.parametrize("shape,num_classes", [((5, 4, 1), None), ((4, 3, 3), 2)])
+def test_fast_equals_naive_with_a_prefix_and_across_rows(shape, num_classes):
+    model = tiny(shape, 8, num_classes=num_classes)
+    model.build()
+    rng = np.random.default_rng(1)
+    for weight in model.weights:  # logits far from uniform, so a wrong step shows in the samples
+        weight.assign(rng.normal(0, 0.5, weight.shape).astype(np.float32))
+    labels = None if num_classes is None else np.array([0, 1, 1, 0])
+    prefix = rng.integers(0, 8, (4, 1, *shape[1:]))
+    for kwargs in (dict(), dict(prefix=prefix)):
+        fast = model.sample(4, seed=5, condition=labels, temperature=0.1, **kwargs).numpy()
+        naive = model.sample(4, seed=5, condition=labels, temperature=0.1, method="naive", **kwargs).numpy()
+        np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[:, :1], prefix)
+
+
+def test_sampling_state_does_not_grow_with_the_image_height():
+    """The step keeps rows of layer inputs, not the canvas: nothing in its state scales with H."""
+    short, tall = tiny((4, 6, 3), num_classes=2), tiny((40, 6, 3), num_classes=2)
+    labels = np.array([0, 1])
+    shapes = {k: tuple(v.shape) for k, v in short.initial_state(2, labels).items()}
+    assert shapes == {k: tuple(v.shape) for k, v in tall.initial_state(2, labels).items()}
+    # the 7x7 input layer keeps 4 rows of the image, each 3x3 layer 2 rows of its input
+    assert shapes["image"] == (2, 4, 6 + 6, 3) and shapes["block0"] == (2, 2, 6 + 2, 6)
 
 
 def test_empirical_frequencies_match_log_prob():

@@ -7,6 +7,15 @@
 
 With ``num_classes`` a learned per-class bias is added in every residual block
 (the conditional PixelCNN of van den Oord et al. 2016b, eq. 4, on a 2-D map).
+
+Sampling runs a cached ``step`` (Ramachandran et al. 2017, "Fast Generation for
+Convolutional Autoregressive Models"): every masked convolution is causal in raster
+order, so all layers can be computed at the current pixel as soon as its input is
+known. The state keeps, for the 7x7 input layer and each 3x3 layer, the input rows its
+kernel still needs (see :meth:`MaskedConv2D.output_at`); a step writes the previous
+sub-pixel into the image rows and computes every layer at the current pixel only, so
+its cost does not depend on the image size. For RGB the current pixel is recomputed at
+each of its sub-pixels; the masks keep the colour groups not yet drawn out of it.
 """
 
 import keras
@@ -15,6 +24,26 @@ import tensorflow as tf
 from tfar.arg_checks import non_negative_int, positive_int, positive_multiple
 from tfar.layers import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
+
+
+def write_sub_pixel(conv, rows, position, value, image_shape):
+    """``conv``'s input rows with sub-pixel ``position`` (raster order, R -> G -> B) set to ``value`` [B].
+
+    The rows are unchanged for ``position < 0`` (the step before the first position).
+    """
+    _, width, colors = image_shape
+    pixel, channel = tf.maximum(position, 0) // colors, tf.maximum(position, 0) % colors
+    row, col = pixel // width, pixel % width
+    begin = tf.stack([0, row % rows.shape[1], col + conv.kernel_size[1] // 2, 0])
+    old = tf.reshape(tf.slice(rows, begin, [-1, 1, 1, -1]), [-1, colors])
+    write = tf.logical_and(tf.equal(tf.range(colors), channel), position >= 0)
+    return conv.write_rows(rows, row, col, tf.where(write, tf.cast(value, rows.dtype)[:, None], old))
+
+
+def pixel_params(model, raw, channel):
+    """Params [B, *param_suffix] (float32) of sub-pixel ``channel`` from one pixel's raw output [B, C * params]."""
+    raw = tf.reshape(tf.cast(raw, tf.float32), [tf.shape(raw)[0], model.image_shape[2], *model.head.param_suffix])
+    return tf.gather(raw, channel, axis=1)
 
 
 def check_image_shape(image_shape):
@@ -42,8 +71,8 @@ class PixelCNN(AutoregressiveModel):
       num_classes: condition on this many labels, or None.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), num_levels=256, filters=64, num_residual_blocks=5,
-                 output_filters=128, kernel_size=7, num_classes=None, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, filters=96, num_residual_blocks=5,
+                 output_filters=96, kernel_size=7, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         colors = image_shape[2]
@@ -79,11 +108,42 @@ class PixelCNN(AutoregressiveModel):
             h = h + r
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
 
-    @property
-    def sampling_window(self):
-        """Reach of the 7x7 input layer plus one pixel per 3x3 residual block."""
-        reach = self.kernel_size // 2 + self.num_residual_blocks
-        return (reach, reach, reach)
+    # --------------------------------------------------------------- sampling
+    def initial_state(self, batch_size, condition=None):
+        """{"position", "image", "block<i>" (+ "condition")}: zero rings of rows (see ``step``)."""
+        self.build()
+        width = self.image_shape[1]
+        state = {"position": tf.zeros([], tf.int32), "image": self.input_conv.initial_rows(batch_size, width)}
+        for i, (_, conv, _) in enumerate(self.blocks):
+            state[f"block{i}"] = conv.initial_rows(batch_size, width)
+        if self.num_classes is not None:
+            state["condition"] = tf.cast(condition, tf.int32)
+        return state
+
+    def step(self, x_prev, state):
+        """Write ``x_prev`` (the sub-pixel at ``position - 1``), return the params at ``position``.
+
+        ``image`` holds the embedded input rows of the first layer, ``block<i>`` those of
+        the 3x3 layer of block i; the 1x1 layers need only the current pixel.
+        """
+        height, width, colors = self.image_shape
+        position = state["position"]
+        image = write_sub_pixel(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
+                                self.image_shape)
+        current = tf.minimum(position, height * width * colors - 1)
+        pixel, channel = current // colors, current % colors
+        row, col = pixel // width, pixel % width
+        new_state = dict(state, position=position + 1, image=image)
+        h = self.input_conv.output_at(image, row, col)
+        for i, (down, conv, up) in enumerate(self.blocks):
+            rows = conv.write_rows(state[f"block{i}"], row, col, tf.nn.relu(down.pixel_call(tf.nn.relu(h))))
+            new_state[f"block{i}"] = rows
+            r = up.pixel_call(tf.nn.relu(conv.output_at(rows, row, col)))
+            if self.class_biases is not None:
+                r = r + tf.cast(self.class_biases[i](state["condition"]), r.dtype)
+            h = h + r
+        raw = self.output_conv.pixel_call(tf.nn.relu(self.output_hidden.pixel_call(tf.nn.relu(h))))
+        return pixel_params(self, raw, channel), new_state
 
     def get_config(self):
         config = super().get_config()
