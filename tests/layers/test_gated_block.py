@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfar.layers.gated_block import GatedBlock, gate, horizontal_mask
+from tfar.layers.gated_block import GatedBlock, conv_as_matmul, gate, horizontal_mask
 
 
 def _inputs(batch=2, height=4, width=5, channels=3, seed=0):
@@ -173,15 +173,45 @@ def test_mixed_precision_policy():
     assert all(np.isfinite(o.numpy()).all() for o in outs)
 
 
-@pytest.mark.parametrize("kernel_size", [1, 3, 5])
-def test_vertical_as_matmul_equals_convolution(kernel_size):
+@pytest.mark.parametrize("kernel", [(1, 1), (2, 3), (3, 5)])
+def test_conv_as_matmul_equals_a_valid_convolution(kernel):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 4, 7, 3)).astype(np.float32)
+    w = rng.normal(size=(*kernel, 3, 5)).astype(np.float32)
+    b = rng.normal(size=(5,)).astype(np.float32)
+    expected = tf.nn.conv2d(x, w, 1, "VALID") + b
+    np.testing.assert_allclose(conv_as_matmul(tf.constant(x), w, b).numpy(), expected.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size, mask_type, colors, conditional",
+                         [(3, "A", 3, True), (5, "B", 1, False), (1, "B", 3, True)])
+def test_row_and_pixel_forms_equal_the_two_stacks(kernel_size, mask_type, colors, conditional):
+    """``vertical_row`` on a finished row and ``horizontal_pixel`` on one pixel reproduce ``call``."""
     keras.utils.set_random_seed(0)
-    block = GatedBlock(6, kernel_size=kernel_size, mask_type="B", color_channels=3, residual=False, condition_dim=2)
-    v, h = _inputs(channels=3)
-    condition = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    filters, k = 2 * colors, kernel_size // 2
+    block = GatedBlock(filters, kernel_size, mask_type, colors, residual=mask_type == "B",
+                       condition_dim=2 if conditional else None)
+    v, h = _inputs(height=5, width=6, channels=filters if mask_type == "B" else colors)
+    condition = tf.constant([[1.0, 0.0], [0.3, -2.0]]) if conditional else None
     block((v, h), condition=condition)
-    conv_out, conv_link = block.vertical(v, condition)
-    mat_out, mat_link = block.vertical(v, condition, as_matmul=True)
-    np.testing.assert_allclose(mat_out.numpy(), conv_out.numpy(), atol=1e-5)
-    np.testing.assert_allclose(mat_link.numpy(), conv_link.numpy(), atol=1e-5)
-    assert np.abs(conv_link.numpy()).max() > 1e-2
+    for weight in block.weights:  # non-zero biases, so a missing term shows
+        weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype(np.float32))
+    v_out, link = block.vertical(v, condition)
+    h_out, skip = block.horizontal(h, link, condition)
+    constant = block.horizontal_bias.numpy() + np.zeros([2, 1], np.float32)
+    if condition is not None:
+        constant = constant + block.horizontal_condition(condition).numpy()
+    first = block.first_row_offset(2, condition).numpy()
+    np.testing.assert_allclose(first, link[:, 0, 0].numpy() + constant, atol=1e-5)
+    padded_v = np.pad(v.numpy(), [(0, 0), (k, 0), (k, k), (0, 0)])
+    padded_h = np.pad(h.numpy(), [(0, 0), (0, 0), (k, 0), (0, 0)])
+    for i in range(5):
+        offset = np.repeat(first[:, None], 6, axis=1) if i == 0 else row_offset
+        for j in range(6):
+            pixel_out, pixel_skip = block.horizontal_pixel(tf.constant(padded_h[:, i, j : j + k + 1]), offset[:, j])
+            np.testing.assert_allclose(pixel_out.numpy(), h_out[:, i, j].numpy(), atol=1e-5, err_msg=f"{(i, j)}")
+            np.testing.assert_allclose(pixel_skip.numpy(), skip[:, i, j].numpy(), atol=1e-5, err_msg=f"{(i, j)}")
+        row_v, row_offset = (t.numpy() for t in block.vertical_row(tf.constant(padded_v[:, i : i + k + 1]), condition))
+        np.testing.assert_allclose(row_v, v_out[:, i].numpy(), atol=1e-5, err_msg=f"row {i}")
+        if i + 1 < 5:
+            np.testing.assert_allclose(row_offset, link[:, i + 1].numpy() + constant[:, None], atol=1e-5)

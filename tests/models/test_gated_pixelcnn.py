@@ -154,6 +154,14 @@ def test_temperature_to_zero_gives_the_argmax_path():
     assert not np.array_equal(warm, greedy)
 
 
+def randomized(model, seed=1):
+    """``model`` with normal(0, 0.5) weights: logits far from uniform, so a wrong step shows in samples."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        weight.assign(rng.normal(0, 0.5, weight.shape).astype(np.float32))
+    return model
+
+
 @pytest.mark.parametrize("image_shape, num_levels, num_classes", [((4, 3, 1), 2, None), ((3, 3, 3), 8, 3)])
 def test_fast_equals_naive(image_shape, num_levels, num_classes):
     model = tiny(image_shape, num_levels=num_levels, num_classes=num_classes)
@@ -165,29 +173,35 @@ def test_fast_equals_naive(image_shape, num_levels, num_classes):
     assert not np.array_equal(fast, other)
 
 
-@pytest.mark.parametrize("image_shape, num_classes", [((7, 6, 1), None), ((5, 6, 3), 3)])
-def test_cached_step_matches_the_full_network(image_shape, num_classes):
-    # reach 1 + 1 = 2: vertical stacks on 4-row crops, horizontal stacks on 3-pixel strips
-    model = tiny(image_shape, num_classes=num_classes, num_layers=2)
-    assert model.sampling_window == (3, 2, 2)
-    state = model.initial_state(2, condition=None if num_classes is None else labels(2, num_classes))
-    assert tuple(state["links"].shape) == (2, 2, image_shape[1], 24)
-    assert max_step_error(model, condition=None if num_classes is None else 1) < 1e-5
-    condition = None if num_classes is None else labels(3, num_classes)
-    fast = model.sample(3, condition=condition, seed=4, method="fast").numpy()
-    naive = model.sample(3, condition=condition, seed=4, method="naive").numpy()
-    np.testing.assert_array_equal(fast, naive)
+@pytest.mark.parametrize("image_shape, num_classes", [((5, 4, 1), None), ((4, 3, 3), 3)])
+def test_fast_equals_naive_with_a_prefix_and_across_rows(image_shape, num_classes):
+    model = randomized(tiny(image_shape, num_classes=num_classes, input_kernel_size=5))
+    condition = None if num_classes is None else labels(4, num_classes)
+    prefix = np.random.default_rng(2).integers(0, 8, size=[4, 1, *image_shape[1:]]).astype(np.int32)
+    for kwargs in (dict(), dict(prefix=prefix)):
+        fast = model.sample(4, condition=condition, seed=4, temperature=0.1, **kwargs).numpy()
+        naive = model.sample(4, condition=condition, seed=4, temperature=0.1, method="naive", **kwargs).numpy()
+        np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[:, :1], prefix)
 
 
-def test_sampling_window_covers_the_receptive_field():
-    model = tiny((9, 9, 1), num_layers=2, kernel_size=3, input_kernel_size=5, filters=16, output_filters=16)
-    above, left, right = model.sampling_window
-    deps = dependency_matrix(model)
-    row, col = 8, 4
-    seen = np.argwhere(earlier_pixels_seen(deps, (9, 9, 1), row, col))
-    assert (row - seen[:, 0]).max() == above
-    assert (col - seen[:, 1]).max() == left
-    assert (seen[:, 1] - col).max() == right
+@pytest.mark.parametrize("image_shape, num_classes", [((7, 6, 1), None), ((4, 5, 3), 3)])
+@pytest.mark.parametrize("jit_compile", [None, True], ids=["eager", "xla"])
+def test_cached_step_matches_the_full_network(image_shape, num_classes, jit_compile):
+    """Vertical stacks once per row, horizontal stacks at one pixel: the full pass's params everywhere."""
+    model = tiny(image_shape, num_classes=num_classes, num_layers=3, input_kernel_size=5)
+    assert max_step_error(model, condition=None if num_classes is None else 1, jit_compile=jit_compile) < 1e-5
+
+
+def test_sampling_state_does_not_grow_with_the_image_height():
+    """The state keeps rows and columns of layer inputs, not the canvas: nothing in it scales with H."""
+    short, tall = tiny((4, 6, 3), num_classes=3), tiny((40, 6, 3), num_classes=3)
+    condition = labels(2, 3)
+    shapes = {k: tuple(v.shape) for k, v in short.initial_state(2, condition).items()}
+    assert shapes == {k: tuple(v.shape) for k, v in tall.initial_state(2, condition).items()}
+    # 3x3 layers: one row above for the vertical stack, one pixel left for the horizontal one
+    assert shapes["vertical1"] == (2, 1, 6 + 2, 12) and shapes["columns1"] == (2, 1, 12)
+    assert shapes["offsets"] == (2, 6, 3, 24)
 
 
 # ------------------------------------------------------------- serialization

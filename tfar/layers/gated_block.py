@@ -25,11 +25,16 @@ each group split into its filter half then its gate half:
 halves of a gated unit carry the mask of their colour, and the gated output is grouped
 R | G | B like every other tfar layer.
 
-``vertical`` and ``horizontal`` run the two stacks separately, so a sampler can run
-the vertical stacks once per row and the horizontal ones on a strip of the row.
+``vertical`` and ``horizontal`` run the two stacks separately. A cached sampling step
+uses their one-row and one-pixel forms: ``vertical_row`` computes the vertical stack of
+a finished row once (from the k + 1 rows of its input that the kernel reads) and the
+``offset`` its horizontal stack adds at the next row, ``horizontal_pixel`` the
+horizontal stack at one pixel from its k + 1 inputs j-k .. j. Both are written as
+matrix products over static shapes, which ONNX converters handle inside control flow.
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from tfar.arg_checks import odd_positive_int, optional_positive_int
@@ -181,31 +186,21 @@ class GatedBlock(keras.layers.Layer):
         h_out, skip = self.horizontal(h, link, condition)
         return v_out, h_out, skip
 
-    def vertical(self, v, condition=None, as_matmul=False):
+    def vertical(self, v, condition=None):
         """Vertical stack: (gated output v', link to the horizontal stack).
 
         ``link[:, i]`` is the 1x1 projection of the vertical pre-activation of row
         i - 1 (zero padding for row 0): everything the horizontal stack of row i gets
-        from the rows above. ``as_matmul`` computes the same convolutions as matrix
-        products over patches (needs static H and W), which ONNX converters handle
-        inside control flow. The layer must be built.
+        from the rows above. The layer must be built.
         """
         k = self.kernel_size // 2
         # rows i-k .. i, columns j-k .. j+k
-        padded = ops.pad(v, [[0, 0], [k, 0], [k, k], [0, 0]])
-        if as_matmul:
-            v_pre = conv_as_matmul(padded, self.vertical_conv.kernel, self.vertical_conv.bias)
-        else:
-            v_pre = self.vertical_conv(padded)
+        v_pre = self.vertical_conv(ops.pad(v, [[0, 0], [k, 0], [k, k], [0, 0]]))
         if condition is not None:
             v_pre = v_pre + self.vertical_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :]
         # row i of the vertical stack feeds row i + 1 of the horizontal stack
         v_shifted = ops.pad(v_pre, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-        if as_matmul:
-            link = conv_as_matmul(v_shifted, self.vertical_to_horizontal.kernel, self.vertical_to_horizontal.bias)
-        else:
-            link = self.vertical_to_horizontal(v_shifted)
-        return gate(v_pre, self.color_channels), link
+        return gate(v_pre, self.color_channels), self.vertical_to_horizontal(v_shifted)
 
     def horizontal(self, h, link, condition=None):
         """Horizontal stack on ``h`` (columns j-k .. j of the row) plus ``link``: (h', skip).
@@ -223,6 +218,57 @@ class GatedBlock(keras.layers.Layer):
         if self.residual:
             h_out = h_out + h
         return h_out, self.skip_conv(y)
+
+    # ------------------------------------------------------------ cached step
+    def _horizontal_constant(self, batch_size, condition):
+        """What the horizontal pre-activation adds at every pixel: its bias (+ V_h c), [B, 2F]."""
+        bias = tf.cast(self.horizontal_bias, self.compute_dtype)
+        constant = tf.zeros([batch_size, 2 * self.filters], self.compute_dtype) + bias
+        if condition is not None:
+            constant = constant + self.horizontal_condition(tf.cast(condition, self.compute_dtype))
+        return constant
+
+    def first_row_offset(self, batch_size, condition=None):
+        """``offset`` [B, 2F] of every pixel of row 0: the link of the zero padding above, bias, V_h c."""
+        link = tf.cast(self.vertical_to_horizontal.bias, self.compute_dtype)
+        return self._horizontal_constant(batch_size, condition) + link
+
+    def vertical_row(self, rows, condition=None):
+        """Vertical stack at one finished row i: (v' [B, W, F], offset [B, W, 2F] for row i + 1).
+
+        ``rows`` [B, k + 1, W + 2k, C_in] are the vertical input rows i-k .. i, zero-padded
+        by k columns on both sides. ``offset`` is everything row i + 1 of the horizontal
+        pre-activation gets besides its own convolution: the link from row i, the
+        horizontal bias and V_h c. Equals :meth:`vertical` at that row.
+        """
+        v_pre = conv_as_matmul(rows, self.vertical_conv.kernel, self.vertical_conv.bias)[:, 0]
+        if condition is not None:
+            v_pre = v_pre + self.vertical_condition(tf.cast(condition, self.compute_dtype))[:, None, :]
+        kernel = tf.cast(self.vertical_to_horizontal.kernel[0, 0], v_pre.dtype)
+        link = tf.matmul(v_pre, kernel) + tf.cast(self.vertical_to_horizontal.bias, v_pre.dtype)
+        offset = link + self._horizontal_constant(tf.shape(rows)[0], condition)[:, None, :]
+        return gate(v_pre, self.color_channels), offset
+
+    def horizontal_pixel(self, window, offset):
+        """Horizontal stack at one pixel: (h' [B, F], skip [B, F]).
+
+        ``window`` [B, k + 1, C_in] holds the horizontal input at columns j-k .. j of the
+        row (zeros left of the image); ``offset`` [B, 2F] is that row's from
+        :meth:`vertical_row` (or :meth:`first_row_offset`) at column j. The output and
+        skip 1x1 convolutions run as one matrix product.
+        """
+        kernel = self.horizontal_kernel * ops.cast(self.horizontal_mask, self.horizontal_kernel.dtype)
+        kernel = tf.cast(tf.reshape(kernel, [-1, 2 * self.filters]), window.dtype)
+        flat = tf.reshape(window, [tf.shape(window)[0], -1])
+        y = gate(tf.matmul(flat, kernel) + offset, self.color_channels)
+        out_kernel = tf.concat([self.output_conv.kernel * self.output_conv.mask,
+                                self.skip_conv.kernel * self.skip_conv.mask], axis=-1)[0, 0]
+        out_bias = tf.concat([self.output_conv.bias, self.skip_conv.bias], axis=0)
+        both = tf.matmul(y, tf.cast(out_kernel, y.dtype)) + tf.cast(out_bias, y.dtype)
+        h_out, skip = both[:, : self.filters], both[:, self.filters :]
+        if self.residual:
+            h_out = h_out + window[:, -1]
+        return h_out, skip
 
     def compute_output_shape(self, input_shape):
         v_shape, h_shape = input_shape

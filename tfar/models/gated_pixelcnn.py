@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from tfar.arg_checks import odd_positive_int, positive_int, positive_multiple
 from tfar.layers.gated_block import GatedBlock
-from tfar.layers.masked_conv2d import MaskedConv2D
+from tfar.layers.masked_conv2d import MaskedConv2D, write_at
 from tfar.models.base import AutoregressiveModel
-from tfar.models.pixelcnn import check_image_shape
+from tfar.models.pixelcnn import check_image_shape, pixel_params
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -38,8 +38,8 @@ class GatedPixelCNN(AutoregressiveModel):
       num_classes: condition on this many labels, or None.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_layers=10, filters=64, kernel_size=3,
-                 input_kernel_size=7, output_filters=128, num_classes=None, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_layers=10, filters=48, kernel_size=3,
+                 input_kernel_size=7, output_filters=96, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         colors = image_shape[2]
@@ -82,73 +82,97 @@ class GatedPixelCNN(AutoregressiveModel):
         return self._output(h, skips)
 
     # --------------------------------------------------------------- sampling
-    @property
-    def sampling_window(self):
-        """(rows above, columns left, columns right) that a pixel's parameters can depend on.
-
-        Every layer reaches ``n // 2`` columns left (horizontal and vertical stacks) and
-        right (vertical stack), and ``n // 2`` rows up; the shift between the stacks adds
-        one row.
-        """
-        reach = self.input_kernel_size // 2 + (self.num_layers - 1) * (self.kernel_size // 2)
-        return (reach + 1, reach, reach)
-
+    # The state of the cached step (k_l = kernel_size // 2 of block l):
+    #   image_row     [B, W + 2 k_0, C]           the current image row so far (embedded, zero-padded)
+    #   vertical<l>   [B, k_l, W + 2 k_l, C_in]   block l's vertical input, the k_l rows above the current row
+    #   offsets       [B, W, L, 2F]               per block, what the current row's horizontal stack adds
+    #                                             from the rows above (see GatedBlock.vertical_row)
+    #   columns<l>    [B, k_l, F]                 block l's horizontal input, the k_l pixels left (l >= 1)
+    # A step costs one pixel of every horizontal stack. At the start of row i >= 1 the
+    # vertical stacks run once on row i - 1 (one row per block, O(W) once per row).
     def initial_state(self, batch_size, condition=None):
-        """The base state plus ``links`` [B, num_layers, W, 2 * filters] (float32).
-
-        ``links[:, l]`` caches what layer l's horizontal stack gets from the vertical
-        stack for the current row; it is recomputed once per row.
-        """
-        state = super().initial_state(batch_size, condition=condition)
-        state["links"] = tf.zeros([batch_size, self.num_layers, self.image_shape[1], 2 * self.filters], tf.float32)
+        self.build()
+        _, width, colors = self.image_shape
+        dtype = self.compute_dtype
+        c = self._one_hot(condition)
+        state = {"position": tf.zeros([], tf.int32)}
+        if self.num_classes is not None:
+            state["condition"] = tf.cast(condition, tf.int32)
+        reach = self._reaches()
+        state["image_row"] = tf.zeros([batch_size, width + 2 * reach[0], colors], dtype)
+        for i, k in enumerate(reach):
+            channels = colors if i == 0 else self.filters
+            if k:
+                state[f"vertical{i}"] = tf.zeros([batch_size, k, width + 2 * k, channels], dtype)
+                if i:
+                    state[f"columns{i}"] = tf.zeros([batch_size, k, channels], dtype)
+        first = tf.stack([block.first_row_offset(batch_size, c) for block in self.blocks], axis=1)
+        state["offsets"] = tf.tile(first[:, None], [1, width, 1, 1])
         return state
 
-    def step(self, x_prev, state):
-        """Cached step: the vertical stacks once per row, the horizontal stacks on a row strip.
+    def _reaches(self):
+        return [block.kernel_size // 2 for block in self.blocks]
 
-        At the first sub-pixel of row i the vertical stacks run on the rows above i
-        that the receptive field reaches (full width) and their links for row i are
-        cached. Each sub-pixel then runs only the horizontal stacks, on the
-        ``reach + 1`` pixels of row i that end at the current one. Both crops start
-        at a real border or far enough up/left that their zero padding cannot reach
-        the current pixel, so the parameters equal those of the full network.
-        """
-        canvas, position = self.write_canvas(state, x_prev), state["position"]
-        height, width, channels = self.image_shape
-        n = self.num_positions()
-        current = tf.minimum(position, n - 1)
-        pixel, channel = current // channels, current % channels
-        row, col = pixel // width, pixel % width
-        image = self.unflatten(canvas)
+    def _next_row(self, state):
+        """The state at the start of a new row: the vertical stacks run on the finished row."""
         c = self._one_hot(state.get("condition"))
-        _, reach, _ = self.sampling_window
+        reach = self._reaches()
+        new = dict(state)
+        row, offsets = state["image_row"], []
+        for i, (block, k) in enumerate(zip(self.blocks, reach)):
+            rows = row[:, None]
+            if k:
+                rows = tf.concat([state[f"vertical{i}"], rows], axis=1)
+                new[f"vertical{i}"] = rows[:, 1:]
+                if i:
+                    new[f"columns{i}"] = tf.zeros_like(state[f"columns{i}"])
+            v, offset = block.vertical_row(rows, c)
+            offsets.append(offset)
+            if i + 1 < len(self.blocks):
+                pad = reach[i + 1]
+                row = tf.pad(v, [[0, 0], [pad, pad], [0, 0]])
+        new["offsets"] = tf.stack(offsets, axis=2)
+        new["image_row"] = tf.zeros_like(state["image_row"])
+        return new
 
-        def row_links():
-            rows = min(reach + 2, height)  # rows row-1-reach .. row
-            top = tf.clip_by_value(row - 1 - reach, 0, height - rows)
-            # a static crop shape and convolutions as matmuls: tf2onnx cannot convert a
-            # Conv whose kernel shape it does not know inside the branch of a cond
-            v = self.embed_input(tf.gather(image, top + tf.range(rows), axis=1))
-            links = []
-            for block in self.blocks:
-                v, link = block.vertical(v, c, as_matmul=True)
-                links.append(tf.cast(link[:, row - top], tf.float32))
-            return tf.stack(links, axis=1)
+    def step(self, x_prev, state):
+        """Write ``x_prev`` (the sub-pixel at ``position - 1``), return the params at ``position``."""
+        height, width, colors = self.image_shape
+        n, position = height * width * colors, state["position"]
+        reach = self._reaches()
+        # the previous sub-pixel belongs to the row held in image_row
+        previous = tf.maximum(position - 1, 0)
+        column = previous // colors % width + reach[0]
+        old = tf.gather(state["image_row"], column, axis=1)
+        write = tf.logical_and(tf.equal(tf.range(colors), previous % colors), position > 0)
+        value = tf.where(write, tf.cast(self.embed_input(x_prev), old.dtype)[:, None], old)
+        state = dict(state, image_row=write_at(state["image_row"], [column], value))
 
-        links = tf.cond(tf.equal(current % (width * channels), 0), row_links, lambda: state["links"])
+        row_start = tf.logical_and(tf.equal(position % (width * colors), 0),
+                                   tf.logical_and(position > 0, position < n))
+        state = tf.cond(row_start, lambda: self._next_row(state), lambda: dict(state))
 
-        cols = min(reach + 1, width)  # columns col-reach .. col
-        start = tf.clip_by_value(col - reach, 0, width - cols)
-        h = self.embed_input(tf.slice(image, tf.stack([0, row, start, 0]), [-1, 1, cols, -1]))
-        strip_links = tf.cast(tf.slice(links, tf.stack([0, 0, start, 0]), [-1, -1, cols, -1]), self.compute_dtype)
+        current = tf.minimum(position, n - 1)
+        col, channel = current // colors % width, current % colors
+        offsets = tf.gather(state["offsets"], col, axis=1)  # [B, L, 2F]
+        new = dict(state, position=position + 1)
+        h = tf.slice(state["image_row"], tf.stack([0, col, 0]), [-1, reach[0] + 1, -1])  # columns col-k .. col
         skips = []
-        for i, block in enumerate(self.blocks):
-            h, skip = block.horizontal(h, strip_links[:, i, None], c)
+        for i, (block, k) in enumerate(zip(self.blocks, reach)):
+            window = h
+            if i:
+                window = h[:, None]
+                if k:
+                    left = state[f"columns{i}"]
+                    window = tf.concat([left, window], axis=1)
+                    # the pixel's final input is the one computed at its last sub-pixel
+                    new[f"columns{i}"] = window[:, 1:] if colors == 1 else tf.where(
+                        tf.equal(channel, colors - 1), window[:, 1:], left)
+            h, skip = block.horizontal_pixel(window, offsets[:, i])
             skips.append(skip)
-        raw = tf.cast(self._output(h, skips), tf.float32)
-        params = tf.reshape(raw, [tf.shape(raw)[0], cols * channels, *self.head.param_suffix])
-        params = tf.gather(params, (col - start) * channels + channel, axis=1)
-        return params, dict(state, canvas=canvas, position=position + 1, links=links)
+        out = tf.nn.relu(h + tf.add_n(skips))
+        raw = self.output_conv.pixel_call(tf.nn.relu(self.output_hidden.pixel_call(out)))
+        return pixel_params(self, raw, channel), new
 
     def get_config(self):
         config = super().get_config()
