@@ -122,6 +122,31 @@ def test_matches_numpy_reference_with_row_inputs():
     np.testing.assert_allclose(layer(x, row_inputs=rows).numpy(), diagonal_reference(layer, x, 3, rows), atol=2e-5)
 
 
+@pytest.mark.parametrize("colors,in_channels,units,with_rows", [(1, 2, 3, False), (3, 6, 6, True)])
+def test_forward_pixels_and_backward_rows_equal_the_layer(colors, in_channels, units, with_rows):
+    """``forward_pixel`` pixel by pixel and ``backward_row`` row by row give the two directions,
+    which sum to the NumPy reference (the backward one shifted down a row)."""
+    height, width = 4, 5
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, height, width, in_channels)).astype(np.float32)
+    rows = rng.normal(size=(2, height, width, 3)).astype(np.float32) if with_rows else None
+    layer = DiagonalBiLSTM(units, color_channels=colors)
+    layer(x, row_inputs=rows) if with_rows else layer(x)
+    randomize(layer, seed=7)
+    expected = diagonal_reference(layer, x, colors, rows)
+    zeros = np.zeros((2, width, units), np.float32)
+    forward_above, backward_above = zeros, zeros
+    for i in range(height):
+        forward = np.zeros_like(zeros)
+        h_left = c_left = np.zeros((2, units), np.float32)
+        for j in range(width):
+            h_left, c_left = layer.forward_pixel(x[:, i, j], forward_above[:, j], h_left, c_left)
+            forward[:, j] = h_left.numpy()
+        np.testing.assert_allclose(forward + backward_above, expected[:, i], atol=2e-5, err_msg=f"row {i}")
+        backward_above = layer.backward_row(x[:, i], backward_above, None if rows is None else rows[:, i]).numpy()
+        forward_above = forward
+
+
 def dependency(layer, shape, seed=0, with_rows=False):
     rng = np.random.default_rng(seed)
     x = tf.constant(rng.normal(size=(1, *shape)).astype(np.float32))

@@ -73,6 +73,27 @@ def test_matches_numpy_reference(colors, in_channels, units, kernel_size):
     np.testing.assert_allclose(tf.function(layer)(tf.constant(x)).numpy(), expected, atol=2e-5)
 
 
+@pytest.mark.parametrize("colors,in_channels,units,kernel_size", [(1, 2, 3, 3), (3, 6, 6, 5)])
+def test_pixel_steps_in_raster_order_equal_the_layer(colors, in_channels, units, kernel_size):
+    """``pixel_step`` pixel by pixel, carrying (h, c) of the row above, reproduces the NumPy reference."""
+    height, width, half = 4, 5, kernel_size // 2
+    x = np.random.default_rng(3).normal(size=(2, height, width, in_channels)).astype(np.float32)
+    layer = RowLSTM(units, kernel_size=kernel_size, color_channels=colors)
+    layer(x)
+    randomize(layer, seed=5)
+    expected = row_lstm_reference(x, layer.kernel.numpy(), layer.recurrent_kernel.numpy(), layer.bias.numpy(), colors)
+    padded_x = np.pad(x, [(0, 0), (0, 0), (half, 0), (0, 0)])
+    h_rows = np.zeros((2, width + 2 * half, units), np.float32)  # row above, zero columns each side
+    c_rows = np.zeros((2, width, units), np.float32)
+    for i in range(height):
+        new_h, new_c = np.zeros_like(h_rows), np.zeros_like(c_rows)
+        for j in range(width):
+            h, c = layer.pixel_step(padded_x[:, i, j : j + half + 1], h_rows[:, j : j + kernel_size], c_rows[:, j])
+            np.testing.assert_allclose(h.numpy(), expected[:, i, j], atol=2e-5, err_msg=f"pixel {(i, j)}")
+            new_h[:, j + half], new_c[:, j] = h.numpy(), c.numpy()
+        h_rows, c_rows = new_h, new_c
+
+
 def dependency(layer, shape, seed=0):
     """Bool [H, W, units, H, W, C]: output (i, j, u) depends on input (i', j', c)."""
     x = tf.constant(np.random.default_rng(seed).normal(size=(1, *shape)).astype(np.float32))

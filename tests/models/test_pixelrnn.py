@@ -12,7 +12,9 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfar.models.pixelrnn import DiagonalBiLSTM, RowLSTM  # noqa: E402
-from tfar.testing import assert_causal, dependency_matrix, earlier_pixels_seen, total_probability  # noqa: E402
+from tfar.testing import (  # noqa: E402
+    assert_causal, dependency_matrix, earlier_pixels_seen, max_step_error, total_probability,
+)
 
 MODELS = [RowLSTM, DiagonalBiLSTM]
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -103,15 +105,19 @@ def test_normalized_on_tiny_event_spaces(cls, image_shape, num_levels):
 
 
 @pytest.mark.parametrize("cls", MODELS)
-def test_fast_and_naive_samples_agree(cls):
-    model = tiny(cls, (3, 3, 3), num_levels=8, num_classes=2)
-    labels = np.array([0, 1, 1, 0, 1, 0])
-    prefix = np.random.default_rng(0).integers(0, 8, size=(6, 1, 3, 3)).astype(np.int32)
+@pytest.mark.parametrize("image_shape,num_classes", [((3, 3, 3), 2), ((4, 3, 1), None)])
+def test_fast_and_naive_samples_agree(cls, image_shape, num_classes):
+    model = tiny(cls, image_shape, num_levels=8, num_classes=num_classes)
+    rng = np.random.default_rng(0)
+    for weight in model.weights:  # logits far from uniform, so a wrong step shows in the samples
+        weight.assign(rng.normal(0, 0.5, weight.shape).astype(np.float32))
+    labels = None if num_classes is None else np.array([0, 1, 1, 0, 1, 0])
+    prefix = rng.integers(0, 8, size=(6, 1, *image_shape[1:])).astype(np.int32)
     # a low temperature makes the samples follow the logits closely, so a wrong step shows
     kwargs = dict(condition=labels, seed=7, temperature=0.05)
     fast = model.sample(6, **kwargs).numpy()
     np.testing.assert_array_equal(fast, model.sample(6, method="naive", **kwargs).numpy())
-    assert fast.shape == (6, 3, 3, 3) and fast.max() < 8
+    assert fast.shape == (6, *image_shape) and fast.max() < 8
     completed = model.sample(6, prefix=prefix, **kwargs).numpy()
     np.testing.assert_array_equal(completed[:, :1], prefix)
     np.testing.assert_array_equal(completed, model.sample(6, prefix=prefix, method="naive", **kwargs).numpy())
@@ -119,31 +125,26 @@ def test_fast_and_naive_samples_agree(cls):
 
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("image_shape,num_classes", [((4, 5, 3), 2), ((5, 9, 1), None)])
-def test_cached_step_matches_the_full_network(cls, image_shape, num_classes):
-    model = tiny(cls, image_shape, num_levels=16, num_classes=num_classes)
-    x = np.random.default_rng(0).integers(0, 16, size=(3, *image_shape)).astype(np.int32)
-    labels = None if num_classes is None else np.array([0, 1, 1], np.int32)
-    full = model.flatten_params(model(x, condition=labels)).numpy()
-    flat = x.reshape(3, -1)
-    state = model.initial_state(3, condition=labels)
-    previous = np.zeros([3], np.int32)
-    step = tf.function(model.step)
-    for t in range(flat.shape[1]):
-        params, state = step(previous, state)
-        np.testing.assert_allclose(params.numpy(), full[:, t], atol=1e-5, err_msg=f"position {t}")
-        previous = flat[:, t]
+@pytest.mark.parametrize("jit_compile", [None, True], ids=["eager", "xla"])
+def test_cached_step_matches_the_full_network(cls, image_shape, num_classes, jit_compile):
+    """Every layer at one pixel (and the right-to-left rows once per row): the full pass's params everywhere."""
+    model = tiny(cls, image_shape, num_levels=16, num_classes=num_classes, kernel_size=5)
+    assert max_step_error(model, condition=None if num_classes is None else 1, jit_compile=jit_compile) < 1e-5
+
+
+@pytest.mark.parametrize("cls", MODELS)
+def test_sampling_state_does_not_grow_with_the_image_height(cls):
+    """The state keeps rows of layer inputs and states, not the canvas: nothing in it scales with H."""
+    short, tall = tiny(cls, (4, 6, 3), num_classes=2), tiny(cls, (40, 6, 3), num_classes=2)
+    labels = np.array([0, 1])
+    shapes = {k: tuple(v.shape) for k, v in short.initial_state(2, labels).items()}
+    assert shapes == {k: tuple(v.shape) for k, v in tall.initial_state(2, labels).items()}
+    assert shapes["image"] == (2, 4, 6 + 6, 3)  # the 7x7 input layer: 4 rows of the image
 
 
 def test_cached_step_without_full_context():
     model = tiny(DiagonalBiLSTM, (3, 9, 1), num_levels=4, full_context=False)
-    x = np.random.default_rng(1).integers(0, 4, size=(2, 3, 9, 1)).astype(np.int32)
-    full = model.flatten_params(model(x)).numpy()
-    state, previous = model.initial_state(2), np.zeros([2], np.int32)
-    step = tf.function(model.step)
-    for t, column in enumerate(x.reshape(2, -1).T):
-        params, state = step(previous, state)
-        np.testing.assert_allclose(params.numpy(), full[:, t], atol=1e-5, err_msg=f"position {t}")
-        previous = column
+    assert max_step_error(model, jit_compile=False) < 1e-5
 
 
 @pytest.mark.parametrize("cls", MODELS)

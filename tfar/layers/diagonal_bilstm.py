@@ -26,8 +26,10 @@ optional ``row_inputs`` (e.g. the image itself) feed only the right-to-left dire
 through an unmasked 1 x 1 convolution. That is causal because this direction's output
 is shifted down one row: what row ``i`` receives from it depends on rows ``< i`` only.
 
-``input_to_state`` and ``scan_row`` expose the same computation one image row at a time
-(used by the models' cached sampling step).
+``input_to_state`` and ``scan_row`` expose the same computation one image row at a time.
+A cached sampling step uses ``forward_pixel`` (the left-to-right direction at one pixel,
+from the pixel above and the one to the left) and ``backward_row`` (the right-to-left
+direction on a finished row, which only the next row reads).
 """
 
 import keras
@@ -132,6 +134,31 @@ class DiagonalBiLSTM(GroupedLSTMLayer):
         elems = (tf.transpose(z_row, [1, 0, 2]), tf.transpose(h_above, [1, 0, 2]))
         hidden, _ = tf.scan(pixel_step, elems, initializer=(zeros, zeros))
         return tf.transpose(hidden, [1, 0, 2])
+
+    def forward_pixel(self, inputs, h_above, h_left, c_left):
+        """Left-to-right direction at one pixel (i, j): (h, c), each [B, u].
+
+        ``inputs`` [B, C_in] is the layer input at (i, j), ``h_above`` [B, u] the hidden
+        state at (i - 1, j), ``h_left`` and ``c_left`` [B, u] those at (i, j - 1) (zeros
+        outside the image). The input and state convolutions run as one matrix product.
+        """
+        kernel = (self.kernels[0] * ops.cast(self.mask, self.kernels[0].dtype))[0, 0]
+        kernel = tf.concat([kernel, tf.reshape(self.recurrent_kernels[0], [-1, 4 * self.units])], axis=0)
+        dtype = inputs.dtype
+        taps = tf.concat([inputs, tf.cast(h_above, dtype), tf.cast(h_left, dtype)], axis=-1)
+        z = tf.matmul(taps, tf.cast(kernel, dtype)) + tf.cast(self.biases[0], dtype)
+        return lstm_cell(z, tf.cast(c_left, dtype), self.color_channels)
+
+    def backward_row(self, inputs, h_above, row_inputs=None):
+        """Right-to-left direction on one finished row i: hidden states [B, W, u].
+
+        ``inputs`` [B, W, C_in] is the layer input of row i, ``h_above`` [B, W, u] this
+        direction's hidden states of row i - 1, ``row_inputs`` [B, W, C_row] the optional
+        extra inputs of the row (see the module docstring). Not shifted: the layer output
+        at row i + 1 adds it.
+        """
+        z = self.input_to_state(inputs[:, None], 1, None if row_inputs is None else row_inputs[:, None])[:, 0]
+        return mirror(self.scan_row(mirror(z, 1), mirror(tf.cast(h_above, z.dtype), 1), 1), 1)
 
     def _direction(self, inputs, index, row_inputs=None):
         """Left-to-right diagonal LSTM over ``inputs`` with the weights of direction ``index``."""

@@ -162,6 +162,22 @@ class RowLSTM(GroupedLSTMLayer):
         taps = tf.concat([padded[:, t:t + width] for t in range(k)], axis=-1)
         return lstm_cell(z_row + tf.einsum("bwi,ig->bwg", taps, recurrent), c_prev, self.color_channels)
 
+    def pixel_step(self, inputs, h_above, c_above):
+        """One pixel (i, j) for a cached sampling step: (h, c), each [B, u].
+
+        ``inputs`` [B, k // 2 + 1, C_in] is the layer input at columns j-k//2 .. j of row i
+        (the taps the masked 1 x k kernel reads), ``h_above`` [B, k, u] the hidden states of
+        row i - 1 at columns j-k//2 .. j+k//2 and ``c_above`` [B, u] its cell state at column
+        j (zeros outside the image). Both convolutions run as one matrix product.
+        """
+        half, batch = self.kernel_size // 2, tf.shape(inputs)[0]
+        kernel = (self.kernel * ops.cast(self.mask, self.kernel.dtype))[0, : half + 1]
+        kernel = tf.concat([tf.reshape(kernel, [-1, 4 * self.units]),
+                            tf.reshape(self.recurrent_kernel, [-1, 4 * self.units])], axis=0)
+        taps = tf.concat([tf.reshape(inputs, [batch, -1]), tf.reshape(tf.cast(h_above, inputs.dtype), [batch, -1])], -1)
+        z = tf.matmul(taps, tf.cast(kernel, taps.dtype)) + tf.cast(self.bias, taps.dtype)
+        return lstm_cell(z, tf.cast(c_above, z.dtype), self.color_channels)
+
     def call(self, inputs):
         rows = tf.transpose(self.input_to_state(inputs), [1, 0, 2, 3])  # [H, B, W, 4u]
         zeros = tf.zeros(tf.concat([tf.shape(rows)[1:3], [self.units]], 0), rows.dtype)

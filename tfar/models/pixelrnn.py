@@ -14,8 +14,13 @@ per-class bias is added to the input of every LSTM layer.
 right-to-left direction of the first layer (see :mod:`tfar.layers.diagonal_bilstm`);
 without it the last pixel of the previous row is out of reach of most pixels.
 
-Sampling uses a cached ``step``: the state holds the recurrent states of the last
-completed row, so a step recomputes one row of the network instead of the whole image.
+Sampling uses a cached ``step`` that computes every layer at the current pixel only:
+the 7x7 input layer from its rows of input (see :meth:`MaskedConv2D.output_at`), the
+Row LSTM from the hidden and cell states of the row above, the Diagonal BiLSTM's
+left-to-right direction from the pixel above and the one to the left. The Diagonal
+BiLSTM's right-to-left direction of a finished row runs once at the start of the next
+row, the only row-sized work. For RGB the current pixel is recomputed at each of its
+sub-pixels; the masks keep the colour groups not yet drawn out of it.
 """
 
 import keras
@@ -24,16 +29,15 @@ import tensorflow as tf
 from tfar.arg_checks import odd_positive_int, positive_int, positive_multiple
 from tfar.layers import diagonal_bilstm as diagonal_bilstm_layer
 from tfar.layers import row_lstm as row_lstm_layer
-from tfar.layers.diagonal_bilstm import mirror
-from tfar.layers.masked_conv2d import MaskedConv2D
+from tfar.layers.masked_conv2d import MaskedConv2D, write_at
 from tfar.models.base import AutoregressiveModel
-from tfar.models.pixelcnn import check_image_shape
+from tfar.models.pixelcnn import check_image_shape, pixel_params, write_sub_pixel
 
 
 class _PixelRNN(AutoregressiveModel):
     """Shared body of the PixelRNN models; subclasses choose the LSTM layer."""
 
-    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=24, num_layers=2, output_filters=48,
                  kernel_size=7, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
@@ -70,54 +74,68 @@ class _PixelRNN(AutoregressiveModel):
         return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))
 
     # ----------------------------------------------------- cached sampling
-    # The state keeps per layer the recurrent states of the last completed row. A step runs
-    # every layer on the current row only; a row that has just been completed is first
-    # committed to the state. Cost per step: O(W) instead of the full network's O(H W).
-    def _row_state_names(self):
-        raise NotImplementedError
-
-    def _row(self, image, row, rows_above, condition, commit):
-        """Raw output row [B, W, C * params] of image row ``row`` and (if ``commit``) its states."""
-        raise NotImplementedError
-
     def _with_class_bias(self, index, h, condition):
+        """``h`` [B, ..., 2u] plus the class bias of LSTM layer ``index`` (if conditional)."""
         if self.class_biases is None:
             return h
-        return h + tf.cast(self.class_biases[index](condition), h.dtype)[:, None, None, :]
+        bias = tf.cast(self.class_biases[index](condition), h.dtype)
+        return h + tf.reshape(bias, [-1] + [1] * (h.shape.rank - 2) + [bias.shape[-1]])
 
-    def _input_row(self, image, row):
-        """The first (mask "A") convolution at image row ``row`` only: [B, 1, W, 2u]."""
-        pad = self.kernel_size // 2
-        padded = tf.pad(image, [[0, 0], [pad, 0], [0, 0], [0, 0]])
-        window = tf.gather(padded, row + tf.range(pad + 1), axis=1)  # image rows row - pad .. row
-        return self.input_conv(window)[:, pad:]
+    def _lstm_state(self, batch_size):
+        """The per-layer entries of the sampling state (see the subclass)."""
+        raise NotImplementedError
 
-    def _output_row(self, h):
-        return self.output_conv(tf.nn.relu(self.output_hidden(tf.nn.relu(h))))[:, 0]
+    def _lstm_pixel(self, index, x, state, new, row, col, last_sub_pixel):
+        """LSTM layer ``index`` at pixel (row, col) on its input ``x`` [B, 2u]: the output [B, u].
+
+        Reads ``state`` and writes the layer's updated entries into ``new``.
+        """
+        raise NotImplementedError
+
+    # True when the state needs row-sized work at the start of each row (``_next_row``)
+    _updates_at_row_start = False
+
+    def _next_row(self, state, row):
+        """The state at the start of image row ``row`` >= 1 (row-sized work, once per row)."""
+        raise NotImplementedError
 
     def initial_state(self, batch_size, condition=None):
         self.build()
-        state = super().initial_state(batch_size, condition)
-        # the dtype the LSTM layers compute in (their own policy, e.g. the global mixed policy)
-        zeros = tf.zeros([batch_size, self.image_shape[1], self.units], self.recurrent_layers[0].compute_dtype)
-        state.update({name: zeros for name in self._row_state_names()})
+        state = {"position": tf.zeros([], tf.int32),
+                 "image": self.input_conv.initial_rows(batch_size, self.image_shape[1])}
+        if self.num_classes is not None:
+            state["condition"] = tf.cast(condition, tf.int32)
+        state.update(self._lstm_state(batch_size))
         return state
 
+    def _zeros(self, batch_size, *shape):
+        # the dtype the LSTM layers compute in (their own policy, e.g. the global mixed policy)
+        return tf.zeros([batch_size, *shape], self.recurrent_layers[0].compute_dtype)
+
     def step(self, x_prev, state):
+        """Write ``x_prev`` (the sub-pixel at ``position - 1``), return the params at ``position``."""
         height, width, colors = self.image_shape
-        per_row, n = width * colors, height * width * colors
-        canvas, position = self.write_canvas(state, x_prev), state["position"]
-        image = self.embed_input(self.unflatten(canvas))
-        condition = state.get("condition")
-        rows_above = {name: state[name] for name in self._row_state_names()}
-        row = tf.minimum(position // per_row, height - 1)
-        row_done = tf.logical_and(tf.equal(position % per_row, 0), tf.logical_and(position > 0, position < n))
-        rows_above = tf.cond(row_done, lambda: self._row(image, row - 1, rows_above, condition, True)[1],
-                             lambda: rows_above)
-        raw, _ = self._row(image, row, rows_above, condition, False)
-        params = tf.reshape(tf.cast(raw, tf.float32), [tf.shape(raw)[0], per_row, *self.head.param_suffix])
-        params = tf.gather(params, tf.minimum(position, n - 1) % per_row, axis=1)
-        return params, dict(state, canvas=canvas, position=position + 1, **rows_above)
+        n, position = height * width * colors, state["position"]
+        image = write_sub_pixel(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
+                                self.image_shape)
+        state = dict(state, image=image)
+        current = tf.minimum(position, n - 1)
+        pixel, channel = current // colors, current % colors
+        row, col = pixel // width, pixel % width
+        row_start = tf.logical_and(tf.equal(position % (width * colors), 0),
+                                   tf.logical_and(position > 0, position < n))
+        if self._updates_at_row_start:
+            state = tf.cond(row_start, lambda: self._next_row(state, row), lambda: dict(state))
+        new = dict(state, position=position + 1)
+        last_sub_pixel = tf.equal(channel, colors - 1)
+        h = self.input_conv.output_at(image, row, col)
+        for i, up in enumerate(self.up_convs):
+            x = self._with_class_bias(i, h, state.get("condition"))
+            out = self._lstm_pixel(i, tf.cast(x, self.recurrent_layers[i].compute_dtype), state, new, row, col,
+                                   last_sub_pixel)
+            h = h + up.pixel_call(tf.cast(out, h.dtype))
+        raw = self.output_conv.pixel_call(tf.nn.relu(self.output_hidden.pixel_call(tf.nn.relu(h))))
+        return pixel_params(self, raw, channel), new
 
     def get_config(self):
         config = super().get_config()
@@ -144,7 +162,7 @@ class RowLSTM(_PixelRNN):
       num_classes: condition on this many labels, or None.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=24, num_layers=2, output_filters=48,
                  kernel_size=7, lstm_kernel_size=3, num_classes=None, **kwargs):
         self.lstm_kernel_size = odd_positive_int("lstm_kernel_size", lstm_kernel_size)
         super().__init__(image_shape=image_shape, num_levels=num_levels, units=units, num_layers=num_layers,
@@ -153,19 +171,33 @@ class RowLSTM(_PixelRNN):
     def _make_lstm(self, units, colors, name):
         return row_lstm_layer.RowLSTM(units, self.lstm_kernel_size, colors, name=name)
 
-    def _row_state_names(self):
-        return [f"{k}{i}" for i in range(self.num_layers) for k in "hc"]
+    # sampling state of layer l (k = lstm_kernel_size // 2):
+    #   inputs<l> [B, k, 2u]          the layer input at the k pixels left of the current one
+    #   hidden<l> [B, 2, W + 2k, u]   hidden states of rows i - 1 and i (slot = row mod 2, k zero columns each side)
+    #   cell<l>   [B, 2, W, u]        cell states of rows i - 1 and i
+    def _lstm_state(self, batch_size):
+        width, half, state = self.image_shape[1], self.lstm_kernel_size // 2, {}
+        for i in range(self.num_layers):
+            if half:
+                state[f"inputs{i}"] = self._zeros(batch_size, half, 2 * self.units)
+            state[f"hidden{i}"] = self._zeros(batch_size, 2, width + 2 * half, self.units)
+            state[f"cell{i}"] = self._zeros(batch_size, 2, width, self.units)
+        return state
 
-    def _row(self, image, row, rows_above, condition, commit):
-        """Row LSTM: the (h, c) of row ``row`` from those of the row above, every layer."""
-        h = self._input_row(image, row)
-        new_rows = {}
-        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
-            z_row = lstm.input_to_state(self._with_class_bias(i, h, condition))[:, 0]
-            h_row, c_row = lstm.row_step(z_row, rows_above[f"h{i}"], rows_above[f"c{i}"])
-            new_rows[f"h{i}"], new_rows[f"c{i}"] = h_row, c_row
-            h = h + up(h_row[:, None])
-        return self._output_row(h), new_rows
+    def _lstm_pixel(self, index, x, state, new, row, col, last_sub_pixel):
+        lstm, half = self.recurrent_layers[index], self.lstm_kernel_size // 2
+        window = x[:, None]
+        if half:
+            left = tf.where(col > 0, state[f"inputs{index}"], tf.zeros_like(state[f"inputs{index}"]))
+            window = tf.concat([left, window], axis=1)
+            new[f"inputs{index}"] = tf.where(last_sub_pixel, window[:, 1:], left)
+        above = (row + 1) % 2  # the slot of row - 1, with a non-negative operand (ONNX Mod)
+        h_above = tf.slice(state[f"hidden{index}"], tf.stack([0, above, col, 0]), [-1, 1, 2 * half + 1, -1])[:, 0]
+        c_above = tf.slice(state[f"cell{index}"], tf.stack([0, above, col, 0]), [-1, 1, 1, -1])[:, 0, 0]
+        h, c = lstm.pixel_step(window, h_above, c_above)
+        new[f"hidden{index}"] = write_at(state[f"hidden{index}"], [row % 2, col + half], h)
+        new[f"cell{index}"] = write_at(state[f"cell{index}"], [row % 2, col], c)
+        return h
 
     def get_config(self):
         config = super().get_config()
@@ -189,7 +221,7 @@ class DiagonalBiLSTM(_PixelRNN):
       num_classes: condition on this many labels, or None.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=16, num_layers=2, output_filters=32,
+    def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=24, num_layers=2, output_filters=48,
                  kernel_size=7, full_context=True, num_classes=None, **kwargs):
         if not isinstance(full_context, bool):
             raise ValueError(f"full_context must be True or False, got {full_context!r}")
@@ -200,24 +232,47 @@ class DiagonalBiLSTM(_PixelRNN):
     def _make_lstm(self, units, colors, name):
         return diagonal_bilstm_layer.DiagonalBiLSTM(units, colors, name=name)
 
-    def _row_state_names(self):
-        return [f"{d}{i}" for i in range(self.num_layers) for d in ("forward", "backward")]
+    # sampling state of layer l:
+    #   inputs<l>      [B, W, 2u]     the layer inputs of the current row so far
+    #   forward<l>     [B, 2, W, u]   left-to-right hidden states of rows i - 1 and i (slot = row mod 2)
+    #   left_hidden<l>, left_cell<l> [B, u]   left-to-right states at the pixel to the left
+    #   backward<l>    [B, W, u]      right-to-left hidden states of row i - 1, which row i adds
+    def _lstm_state(self, batch_size):
+        width, units, state = self.image_shape[1], self.units, {}
+        for i in range(self.num_layers):
+            state[f"inputs{i}"] = self._zeros(batch_size, width, 2 * units)
+            state[f"forward{i}"] = self._zeros(batch_size, 2, width, units)
+            state[f"left_hidden{i}"] = self._zeros(batch_size, units)
+            state[f"left_cell{i}"] = self._zeros(batch_size, units)
+            state[f"backward{i}"] = self._zeros(batch_size, width, units)
+        return state
 
-    def _row(self, image, row, rows_above, condition, commit):
-        """Diagonal BiLSTM on one row: the layer output at row r is forward(r) + backward(r - 1)."""
-        h = self._input_row(image, row)
-        new_rows = {}
-        for i, (lstm, up) in enumerate(zip(self.recurrent_layers, self.up_convs)):
-            inputs = self._with_class_bias(i, h, condition)
-            forward = lstm.scan_row(lstm.input_to_state(inputs, 0)[:, 0], rows_above[f"forward{i}"], 0)
-            if commit:
-                pixels = tf.gather(image, [row], axis=1) if i == 0 and self.full_context else None
-                z_back = mirror(lstm.input_to_state(inputs, 1, pixels)[:, 0], 1)
-                above = mirror(rows_above[f"backward{i}"], 1)
-                new_rows[f"forward{i}"] = forward
-                new_rows[f"backward{i}"] = mirror(lstm.scan_row(z_back, above, 1), 1)
-            h = h + up((forward + rows_above[f"backward{i}"])[:, None])
-        return self._output_row(h), new_rows
+    _updates_at_row_start = True
+
+    def _next_row(self, state, row):
+        """The right-to-left direction of every layer on the finished row ``row - 1``."""
+        new = dict(state)
+        pad = self.input_conv.kernel_size[1] // 2
+        image = state["image"]
+        for i, lstm in enumerate(self.recurrent_layers):
+            pixels = None
+            if i == 0 and self.full_context:  # the finished row of the image, embedded
+                slot = (row - 1) % image.shape[1]  # row >= 1 here
+                pixels = tf.gather(image, slot, axis=1)[:, pad : pad + self.image_shape[1]]
+            new[f"backward{i}"] = lstm.backward_row(state[f"inputs{i}"], state[f"backward{i}"], pixels)
+        return new
+
+    def _lstm_pixel(self, index, x, state, new, row, col, last_sub_pixel):
+        lstm = self.recurrent_layers[index]
+        new[f"inputs{index}"] = write_at(state[f"inputs{index}"], [col], x)
+        h_above = tf.gather(tf.gather(state[f"forward{index}"], (row + 1) % 2, axis=1), col, axis=1)  # row - 1
+        left = [state[f"left_{k}{index}"] for k in ("hidden", "cell")]
+        left = [tf.where(col > 0, value, tf.zeros_like(value)) for value in left]  # zeros left of the image
+        h, c = lstm.forward_pixel(x, h_above, *left)
+        new[f"forward{index}"] = write_at(state[f"forward{index}"], [row % 2, col], h)
+        new[f"left_hidden{index}"] = tf.where(last_sub_pixel, h, left[0])
+        new[f"left_cell{index}"] = tf.where(last_sub_pixel, c, left[1])
+        return h + tf.gather(state[f"backward{index}"], col, axis=1)
 
     def _run_lstm(self, index, inputs, image):
         if index == 0 and self.full_context:
