@@ -8,9 +8,17 @@ With kernel W of k taps and dilation d, the input is padded on the left with
 i.e. output t sees inputs t, t - d, ..., t - (k - 1) d and never the future. The
 whole sequence is computed in parallel (teacher forcing); :meth:`step` computes
 one output from the k taps for cached generation.
+
+For generation the past inputs live in a ring buffer of (k - 1) * d entries
+(:func:`ring_buffer_slots`): input t goes to slot t mod ((k - 1) d), where it
+overwrites input t - (k - 1) d, the oldest tap, after that tap has been read. Each
+step reads k - 1 slots and writes one, whatever the dilation; an unwritten slot
+holds the zero padding before t = 0.
 """
 
 import keras
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from tfar.arg_checks import positive_int
@@ -83,3 +91,23 @@ class CausalDilatedConv1D(keras.layers.Layer):
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
         )
         return config
+
+
+def ring_buffer_slots(position, kernel_size, dilations):
+    """Slots of several causal convolutions' ring buffers packed one after another.
+
+    Convolution i (dilation d_i) owns rows [o_i, o_i + L_i) of the packed buffer,
+    L_i = (kernel_size - 1) d_i. At step ``position`` = t it reads its past taps
+    x[t - (k - 1) d_i], ..., x[t - d_i] from rows o_i + (t - m d_i) mod L_i, m = k-1 .. 1,
+    and writes x[t] to row o_i + t mod L_i.
+
+    Returns (read [n * (k - 1)] int32 in (convolution, tap) order, write [n] int32).
+    """
+    lengths = [(kernel_size - 1) * d for d in dilations]
+    offsets = np.cumsum([0] + lengths[:-1])
+    lags = np.array([[m * d for m in range(kernel_size - 1, 0, -1)] for d in dilations], np.int32)  # [n, k-1]
+    lengths = tf.constant(lengths, tf.int32)
+    offsets = tf.constant(offsets, tf.int32)
+    read = offsets[:, None] + tf.math.floormod(position - tf.constant(lags), lengths[:, None])
+    write = offsets + tf.math.floormod(position, lengths)
+    return tf.reshape(read, [-1]), write

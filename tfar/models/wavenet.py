@@ -23,11 +23,19 @@ Features go in as ``features=`` to ``call``/``log_prob``/``sample``; a training 
 yields (codes, features), or (codes, dict(labels=..., features=...)) with both kinds.
 
 Fast generation (Paine et al. 2016, "Fast WaveNet"): ``step`` keeps, for every layer,
-a queue of its last (kernel_size - 1) * dilation inputs and reads one tap every
-``dilation`` entries, so one step costs O(layers) small matrix products (the queues
-shift by one entry per step). Empty queues are the zero padding before t = 0, so the
-fast path reproduces the parallel one exactly. The state is a plain nested dict of
-tensors passed in and out (nothing is mutated), so ``step`` can be exported.
+its last (kernel_size - 1) * dilation inputs in a ring buffer (input t at slot
+t mod ((kernel_size - 1) * dilation)), so one step reads kernel_size - 1 slots and
+writes one per layer: O(layers x channels) work, independent of the receptive field.
+All layers' rings are packed into one ``history`` tensor [slots, batch, channels],
+read with one gather and written with one scatter per step. Written that way XLA
+updates the history in place inside a compiled loop (one ring per layer gets copied
+whole every step, because nothing orders its read before its write). Empty slots
+are the zero padding before t = 0, so the fast path reproduces the parallel one.
+The matrix products are batched: the past taps of every layer in one batched
+product, the skip projections of every layer in one product at the end, the
+class embeddings of every layer once per sequence in ``initial_state``. The state
+is a plain nested dict of tensors passed in and out (nothing is mutated), so
+``step`` can be exported.
 """
 
 import keras
@@ -36,7 +44,7 @@ import tensorflow as tf
 
 from tfar.arg_checks import checked_int, positive_int
 from tfar.distributions.discretized_logistic_mixture import ScalarLogisticMixture
-from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D
+from tfar.layers.causal_dilated_conv1d import CausalDilatedConv1D, ring_buffer_slots
 from tfar.models import checks
 from tfar.models.base import AutoregressiveModel
 
@@ -283,51 +291,72 @@ class WaveNet(AutoregressiveModel):
         return x.map(check), None
 
     # --------------------------------------------------------------- sampling
-    def _queue_length(self, i):
-        return (self.kernel_size - 1) * self.dilations[i]
+    sampling_jit_compile = True  # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop)
 
     def initial_state(self, batch_size, condition=None):
-        """Empty queues (the zero padding before t = 0), position 0, and the conditioning."""
+        """Zero history (the padding before t = 0), position 0, and the conditioning.
+
+        ``history`` [slots, batch, residual_channels] packs every layer's ring buffer;
+        ``label_gates`` [layers, batch, 2 * dilation_channels] holds each layer's class
+        embedding; ``features`` [batch, samples, channels] the upsampled local features.
+        """
         labels, features = self._split_condition(condition)
+        slots = (self.kernel_size - 1) * sum(self.dilations)
         state = {
             "position": tf.zeros([], tf.int32),
-            "queues": {
-                f"layer{i}": tf.zeros([batch_size, self._queue_length(i), self.residual_channels], self.compute_dtype)
-                for i in range(len(self.dilations))
-            },
+            "history": tf.zeros([slots, batch_size, self.residual_channels], self.compute_dtype),
         }
         if self.num_classes is not None:
             if labels is None:
                 raise ValueError(f"this WaveNet conditions on {self.num_classes} classes: pass condition= labels")
-            state["labels"] = tf.cast(labels, tf.int32)
+            labels = tf.cast(labels, tf.int32)
+            state["label_gates"] = tf.stack([embed(labels) for embed in self.label_projections])
         if self.local_condition_channels is not None:
             if features is None:
                 raise ValueError("this WaveNet is locally conditioned: pass condition=dict(features=...)")
             state["features"] = self.upsample_features(features)
         return state
 
+    def _weight(self, variable):
+        return tf.cast(variable.value, self.compute_dtype)
+
     def step(self, x_prev, state):
-        """Feed x[t-1] (ignored at t = 0), return logits [B, L] for position t and the new state."""
-        position = state["position"]
-        h = tf.one_hot(tf.cast(x_prev, tf.int32), self.num_levels, dtype=self.compute_dtype)
-        h = h * tf.cast(position > 0, self.compute_dtype)
-        x = self.input_projection(h)
-        local = None
+        """Feed x[t-1] (ignored at t = 0), return logits [B, L] for position t and the new state.
+
+        Per layer i with input x_i: z_i = x_i W_i,last + (past taps) W_i,past + b_i
+        [+ label and local gates], o_i = tanh * sigmoid, x_i+1 = x_i + o_i R_i + r_i;
+        then skip = [o_0 .. o_n-1] [S_0; ..; S_n-1] + sum s_i feeds the output layers.
+        """
+        position, history = state["position"], state["history"]
+        n, k, channels = len(self.dilations), self.kernel_size, self.residual_channels
+        read, write = ring_buffer_slots(position, k, self.dilations)
+        past = tf.reshape(tf.gather(history, read), [n, k - 1, -1, channels])  # [layers, taps, B, C]
+        kernels = tf.stack([self._weight(conv.kernel) for conv in self.dilated])  # [layers, k, C, 2G]
+        gates = tf.einsum("njbc,njcg->nbg", past, kernels[:, : k - 1])
+        gates = gates + tf.stack([self._weight(conv.bias) for conv in self.dilated])[:, None, :]
+        if "label_gates" in state:
+            gates = gates + state["label_gates"]
         if "features" in state:
             frames = state["features"]
-            local = tf.gather(frames, tf.minimum(position, tf.shape(frames)[1] - 1), axis=1)
-        queues, skip = {}, 0.0
-        for i, conv in enumerate(self.dilated):
-            name, d = f"layer{i}", self.dilations[i]
-            queue = state["queues"][name]
-            taps = tf.concat([queue[:, ::d], x[:, None, :]], axis=1)
-            queues[name] = tf.concat([queue[:, 1:], x[:, None, :]], axis=1)
-            out = self._gate(i, conv.step(taps), state.get("labels"), local)
-            skip = skip + self.skip_projections[i](out)
+            local = tf.gather(frames, tf.minimum(position, tf.shape(frames)[1] - 1), axis=1)  # [B, C_local]
+            projection = tf.concat([self._weight(p.kernel) for p in self.local_projections], axis=1)
+            gates = gates + tf.transpose(tf.reshape(local @ projection, [-1, n, 2 * self.dilation_channels]),
+                                         [1, 0, 2])
+        x = tf.gather(self._weight(self.input_projection.kernel), tf.cast(x_prev, tf.int32))
+        x = x * tf.cast(position > 0, self.compute_dtype) + self._weight(self.input_projection.bias)
+        inputs, outputs = [], []
+        for i in range(n):
+            inputs.append(x)
+            f, g = tf.split(x @ kernels[i, k - 1] + gates[i], 2, axis=-1)
+            out = tf.tanh(f) * tf.sigmoid(g)
+            outputs.append(out)
             if i < len(self.residual_projections):
                 x = x + self.residual_projections[i](out)
+        skip_kernel = tf.concat([self._weight(p.kernel) for p in self.skip_projections], axis=0)
+        skip = tf.concat(outputs, axis=-1) @ skip_kernel + tf.add_n([self._weight(p.bias) for p in self.skip_projections])
         logits = tf.cast(self._output(skip), tf.float32)
-        return logits, dict(state, queues=queues, position=position + 1)
+        history = tf.tensor_scatter_nd_update(history, write[:, None], tf.stack(inputs))
+        return logits, dict(state, history=history, position=position + 1)
 
     def _check_prefix(self, prefix, num_samples):
         """Audio prompt: codes [B, T0] kept exactly at the start of every sample."""

@@ -3,10 +3,17 @@
 For positions t = 0 .. N-1 in the model's autoregressive order:
 
     params_t, state = model.step(x_{t-1}, state)
-    x_t = head.sample(params_t, fold_in(seed, t), temperature)   # or the prefix value
+    x_t = head.sample(params_t, position_seed(seed, t), temperature)   # or the prefix value
 
 The naive reference recomputes the whole network on the canvas at every position.
 Both draw the same noise for the same seed, so they give identical samples.
+
+Each sampler is one ``tf.function`` built once per model and reused (traced again
+only for new shapes), so a warm call costs no tracing. A model whose class sets
+``sampling_jit_compile = True`` runs the fast loop compiled by XLA: the loop, the
+step and the noise become one program, and XLA updates loop-carried buffers (e.g.
+WaveNet's ring buffers) in place. XLA needs static buffer shapes, so the compiled
+loop draws ``CHUNK`` positions per call and any length reuses one compilation.
 
 ``condition`` is passed through untouched: None, labels [B], or any nest of tensors
 (e.g. WaveNet's ``dict(labels=..., features=...)``) that the model's ``initial_state``
@@ -14,6 +21,8 @@ and ``call`` interpret. The sampler never looks inside it.
 """
 
 import tensorflow as tf
+
+CHUNK = 4096  # positions per call of an XLA-compiled fast loop
 
 
 def position_seed(seed, t):
@@ -28,70 +37,101 @@ def position_seed(seed, t):
     return tf.cast(tf.bitwise.bitwise_and(folded, 0x7FFFFFFF), tf.int32)
 
 
-def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None):
-    """Sample with the model's (cached) ``step``. ``prefix``: [B, P, *position_shape] int32 or None."""
-    return _compiled_fast(model)(
-        tf.constant(num_samples, tf.int32),
-        seed,
-        tf.constant(temperature, tf.float32),
-        _as_tensors(condition),
-        _or_empty(prefix, [num_samples, 0, *model.position_shape]),
-        tf.constant(model.num_positions(length), tf.int32),
-    )
-
-
-def _as_tensors(condition):
+def as_tensors(condition):
     """Every non-None leaf of the condition nest as a tensor (None leaves stay None)."""
     return tf.nest.map_structure(lambda v: None if v is None else tf.convert_to_tensor(v), condition)
 
 
-def _or_empty(value, empty_shape):
-    """``value`` as int32, or an empty int32 tensor of ``empty_shape`` standing for None."""
-    if value is not None:
-        return tf.cast(value, tf.int32)
-    return tf.zeros(empty_shape, tf.int32)
+def padded_prefix(model, prefix, num_samples, size):
+    """(prefix as int32 [B, size, *position_shape] padded with zeros, prefix length)."""
+    canvas = tf.zeros([num_samples, size, *model.position_shape], tf.int32)
+    if prefix is None:
+        return canvas, 0
+    prefix = tf.cast(prefix, tf.int32)
+    length = int(prefix.shape[1])
+    return tf.concat([prefix, canvas[:, length:]], axis=1), length
 
 
-def _compiled_fast(model):
-    fn = getattr(model, "_tfar_fast_sampler", None)
+def compiled(model, name, build):
+    """The function cached on ``model`` as ``_tfar_sampler_<name>``, built by ``build()`` on first use."""
+    attribute = f"_tfar_sampler_{name}"
+    fn = getattr(model, attribute, None)
     if fn is None:
-
-        def run(num_samples, seed, temperature, condition, prefix, length):
-            state = model.initial_state(num_samples, condition=condition)
-            prefix_len = tf.shape(prefix)[1]
-            x = tf.zeros([num_samples, *model.position_shape], tf.int32)
-            # one padding column keeps the lookup valid when there is no prefix
-            padded = tf.concat([prefix, x[:, None]], axis=1)
-            out = tf.TensorArray(tf.int32, size=length)
-            for t in tf.range(length):
-                params, state = model.step(x, state)
-                sampled = model.head.sample(params, position_seed(seed, t), temperature)
-                x = tf.where(t < prefix_len, padded[:, tf.minimum(t, prefix_len)], sampled)
-                out = out.write(t, x)
-            stacked = out.stack()  # [N, B, *position_shape]
-            return tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
-
-        fn = tf.function(run, reduce_retracing=True)
-        model._tfar_fast_sampler = fn
+        fn = build()
+        setattr(model, attribute, fn)
     return fn
 
 
-def sample_naive(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None):
-    """Reference sampler: a full forward pass over the whole canvas per position."""
+# ------------------------------------------------------------------ fast
+def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None,
+                jit_compile=None):
+    """Sample with the model's (cached) ``step``: int32 [B, N, *position_shape].
+
+    prefix: [B, P, *position_shape] int32 or None. jit_compile: None follows the
+    model's ``sampling_jit_compile`` (default False); True/False forces it.
+    """
     n = model.num_positions(length)
-    canvas = tf.Variable(tf.zeros([num_samples, n, *model.position_shape], tf.int32), trainable=False)
-    prefix_len = 0 if prefix is None else int(prefix.shape[1])
+    jit = bool(getattr(model, "sampling_jit_compile", False) if jit_compile is None else jit_compile)
+    chunk = CHUNK if jit else n
+    run = compiled(model, "fast_xla" if jit else "fast", lambda: _fast_loop(model, CHUNK if jit else None, jit))
+    prefix, prefix_len = padded_prefix(model, prefix, num_samples, -(-n // chunk) * chunk)
+    state = model.initial_state(num_samples, condition=as_tensors(condition))
+    x = tf.zeros([num_samples, *model.position_shape], tf.int32)
+    seed, temperature = tf.cast(seed, tf.int32), tf.constant(temperature, tf.float32)
+    pieces = []
+    for start in range(0, n, chunk):
+        steps = min(chunk, n - start)
+        x, state, drawn = run(x, state, tf.constant(start), tf.constant(steps), seed, temperature,
+                              prefix[:, start : start + chunk], tf.constant(prefix_len))
+        pieces.append(drawn[:, :steps])
+    return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
 
-    @tf.function(reduce_retracing=True)
-    def params_at(flat_canvas, t):
-        params = model(model.unflatten(flat_canvas), condition=condition)
-        return model.flatten_params(params)[:, t]
 
-    for t in range(n):
-        if t < prefix_len:
-            x = tf.cast(prefix[:, t], tf.int32)
-        else:
-            params = params_at(canvas.value(), tf.constant(t))
-            x = model.head.sample(params, position_seed(seed, t), temperature)
-        canvas[:, t].assign(x)
-    return canvas.value()
+def _fast_loop(model, size, jit):
+    """tf.function drawing ``steps`` positions from ``start`` on; ``size`` = static output size (XLA) or None."""
+
+    def run(x, state, start, steps, seed, temperature, prefix, prefix_len):
+        drawn = tf.TensorArray(tf.int32, size=steps if size is None else size)
+        for i in tf.range(steps):
+            t = start + i
+            params, state = model.step(x, state)
+            sampled = model.head.sample(params, position_seed(seed, t), temperature)
+            x = tf.where(t < prefix_len, prefix[:, i], sampled)
+            drawn = drawn.write(i, x)
+        stacked = drawn.stack()  # [steps or size, B, *position_shape]
+        return x, state, tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
+
+    return tf.function(run, jit_compile=jit, reduce_retracing=True)
+
+
+# ------------------------------------------------------------------ naive
+def sample_naive(model, num_samples, seed, temperature=1.0, condition=None, prefix=None, length=None, stop=None):
+    """Reference sampler: a full forward pass over the whole canvas per position.
+
+    ``stop`` < N draws only positions [0, stop) and leaves the rest 0 (for timing
+    the per-position cost on a full-size canvas).
+    """
+    n = model.num_positions(length)
+    stop = n if stop is None else min(int(stop), n)
+    run = compiled(model, "naive", lambda: tf.function(_naive_loop(model), reduce_retracing=True))
+    canvas, prefix_len = padded_prefix(model, prefix, num_samples, n)
+    return run(canvas, tf.cast(seed, tf.int32), tf.constant(temperature, tf.float32), as_tensors(condition),
+               tf.constant(prefix_len), tf.constant(stop))
+
+
+def write_position(canvas, t, x):
+    """``canvas`` [B, N, ...] with column ``t`` replaced by ``x`` [B, ...]."""
+    n = tf.shape(canvas)[1]
+    mask = tf.reshape(tf.equal(tf.range(n), t), [1, n] + [1] * (len(canvas.shape) - 2))
+    return tf.where(mask, tf.expand_dims(x, 1), canvas)
+
+
+def _naive_loop(model):
+    def run(canvas, seed, temperature, condition, prefix_len, stop):
+        for t in tf.range(prefix_len, stop):
+            params = model.flatten_params(model(model.unflatten(canvas), condition=condition))
+            x = model.head.sample(tf.gather(params, t, axis=1), position_seed(seed, t), temperature)
+            canvas = write_position(canvas, t, x)
+        return canvas
+
+    return run
