@@ -1,6 +1,7 @@
 """Seeded noise shared by every likelihood head.
 
-Sampling is written as ``argmax(logits / T + Gumbel noise)`` (Gumbel-max trick) or
+Sampling is written as an inverse CDF of one uniform (the softmax head),
+``argmax(logits / T + Gumbel noise)`` (Gumbel-max, mixture components) or
 ``logit / T + Logistic noise > 0``, with the noise drawn from a stateless generator.
 The same seed therefore gives the same sample in the naive and the fast sampler, and
 an exported step graph can take the noise as an input.
