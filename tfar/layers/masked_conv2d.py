@@ -164,8 +164,8 @@ class MaskedConv2D(keras.layers.Layer):
         (kh, kw), batch = self.kernel_size, tf.shape(rows)[0]
         above, half = kh // 2, kw // 2
         window = tf.slice(rows, tf.stack([0, 0, col, 0]), [-1, above + 1, kw, -1])  # columns col-half .. col+half
-        # slots of rows row-above .. row; row + 1 == row - above (mod above + 1) keeps the operands
-        # non-negative, where ONNX's Mod and TensorFlow's floormod agree
+        # slots of rows row-above .. row; row + 1 == row - above (mod above + 1) keeps the operand
+        # non-negative: tf2onnx lowers floormod to a truncating division, wrong for negative operands
         window = tf.gather(window, (row + 1 + tf.range(above + 1)) % (above + 1), axis=1)
         taps = tf.concat([tf.reshape(window[:, :above], [batch, -1]),
                           tf.reshape(window[:, above, : half + 1], [batch, -1])], axis=-1)

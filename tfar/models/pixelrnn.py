@@ -191,7 +191,7 @@ class RowLSTM(_PixelRNN):
             left = tf.where(col > 0, state[f"inputs{index}"], tf.zeros_like(state[f"inputs{index}"]))
             window = tf.concat([left, window], axis=1)
             new[f"inputs{index}"] = tf.where(last_sub_pixel, window[:, 1:], left)
-        above = (row + 1) % 2  # the slot of row - 1, with a non-negative operand (ONNX Mod)
+        above = (row + 1) % 2  # the slot of row - 1; a non-negative operand, as for MaskedConv2D.output_at
         h_above = tf.slice(state[f"hidden{index}"], tf.stack([0, above, col, 0]), [-1, 1, 2 * half + 1, -1])[:, 0]
         c_above = tf.slice(state[f"cell{index}"], tf.stack([0, above, col, 0]), [-1, 1, 1, -1])[:, 0, 0]
         h, c = lstm.pixel_step(window, h_above, c_above)
