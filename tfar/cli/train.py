@@ -15,6 +15,9 @@ from tfar.cli import common
 from tfar.cli.common import CommandError
 
 AUDIO_STEPS_PER_EPOCH = 100
+# the names of tfar.training.strategy (not imported here: it loads TensorFlow, and parsing must not)
+STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 def add_parser(commands):
@@ -29,7 +32,9 @@ def add_parser(commands):
                             "audio models: a folder (searched recursively) or glob of WAV files")
     train.add_argument("--epochs", type=common.POSITIVE_INT, default=10, help="total epochs (default: %(default)s)")
     train.add_argument("--batch-size", type=common.POSITIVE_INT, default=64,
-                       help="global batch: examples per optimizer step (default: %(default)s)")
+                       help="GLOBAL batch: examples per optimizer step, split evenly over the replicas of "
+                            "--strategy (per replica: batch size / replicas), so the same command takes the same "
+                            "steps on any number of devices (default: %(default)s)")
     train.add_argument("--out", default=None, help="run folder (default: runs/MODEL-DATA)")
     train.add_argument("--conditional", action="store_true", help="condition the model on the class labels")
     train.add_argument("--limit", type=common.POSITIVE_INT, default=None,
@@ -62,6 +67,19 @@ def add_parser(commands):
                        help="stop after this much wall time (the epoch in progress ends early and is saved)")
     train.add_argument("--threads", type=common.POSITIVE_INT, default=None,
                        help="CPU threads per op (TensorFlow's intra-op pool; default: all cores)")
+    scaling = train.add_argument_group("scaling (see the README's Scaling section)")
+    scaling.add_argument("--strategy", choices=STRATEGIES, default="one_device",
+                         help="one_device: the first GPU, else the CPU; mirrored: every local GPU; multi_worker: "
+                              "every machine in TF_CONFIG (run the same command on each; the chief writes the run "
+                              "folder, which must be on a disk all can read); tpu: a TPU (default: %(default)s)")
+    scaling.add_argument("--tpu", default=None, help="--strategy tpu: TPU name or grpc:// address "
+                                                     "(default: the TPU VM's own)")
+    scaling.add_argument("--precision", choices=PRECISIONS, default="float32",
+                         help="mixed_float16: GPUs with tensor cores, with loss scaling; mixed_bfloat16: TPUs and "
+                              "Ampere or newer GPUs; likelihoods stay float32 (default: %(default)s)")
+    scaling.add_argument("--jit-compile", action="store_true",
+                         help="compile the training step with XLA: for GPUs (TPUs always compile); slower on CPU. "
+                              "Default: Keras's choice (XLA on a single GPU, not under a multi-device strategy)")
     audio = train.add_argument_group("audio models")
     audio.add_argument("--segment-length", type=common.POSITIVE_INT, default=4000,
                        help="samples per training segment (default: %(default)s)")
@@ -226,6 +244,24 @@ def _data_dependent_init(model, train):
     init(x, condition)
 
 
+def _strategy(args):
+    """The --strategy (made before any other TensorFlow work) with --precision set; checks --batch-size."""
+    from tfar.training import strategy as strategy_lib
+
+    if args.tpu is not None and args.strategy != "tpu":
+        raise CommandError(f"--tpu {args.tpu!r} is for --strategy tpu, not {args.strategy}")
+    if args.strategy == "multi_worker" and args.time_budget is not None:
+        raise CommandError("--time-budget with --strategy multi_worker: each worker's clock would stop it at a "
+                           "different step; limit the run with --epochs and --steps-per-epoch")
+    strategy = strategy_lib.make_strategy(args.strategy, tpu=args.tpu)
+    strategy_lib.set_precision(args.precision)
+    replicas = strategy.num_replicas_in_sync
+    if args.batch_size % replicas:
+        raise CommandError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over the "
+                           f"{replicas} replicas of --strategy {args.strategy}; use a multiple of {replicas}")
+    return strategy
+
+
 # --------------------------------------------------------------------- run
 def run(args):
     if args.threads:
@@ -233,12 +269,20 @@ def run(args):
 
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+    strategy = _strategy(args)
+    with strategy.scope():  # the model, its optimizer and its metrics are built in the strategy's scope
+        return _run(args, strategy)
+
+
+def _run(args, strategy):
     import keras
 
     from tfar import __version__, zoo
     from tfar.training import TimeBudget, make_callbacks
     from tfar.training import run as run_lib
+    from tfar.training import strategy as strategy_lib
 
+    chief = strategy_lib.is_chief(strategy)
     name, overrides, data = _train_config(args)
     keras.utils.set_random_seed(args.seed)
     model = zoo.load(name, pretrained=False, **overrides)
@@ -249,6 +293,8 @@ def run(args):
         "model": name, "model_config": run_lib.model_config(name, model), "data": data,
         "epochs": args.epochs, "lr": args.lr, "lr_schedule": args.lr_schedule, "ema": args.ema,
         "seed": args.seed, "threads": args.threads, "tfar_version": __version__,
+        "strategy": args.strategy, "replicas": model.distribute_strategy.num_replicas_in_sync,
+        "precision": args.precision, "jit_compile": args.jit_compile,
     }
     old = _check_same_run(run_dir, info)
     done = run_lib.epochs_done(run_dir)
@@ -264,27 +310,35 @@ def run(args):
     train, validation, steps_per_epoch = make_datasets(args, data, model, seed=args.seed + done)
     info.update(steps_per_epoch=steps_per_epoch, created=old["created"] if old else run_lib.now(),
                 updated=run_lib.now(), status="training")
-    run_lib.write_run_info(run_dir, info)
+    if chief:
+        run_lib.write_run_info(run_dir, info)
 
-    model.compile(optimizer=_optimizer(args, args.epochs * steps_per_epoch))
+    model.compile(optimizer=_optimizer(args, args.epochs * steps_per_epoch),
+                  jit_compile=True if args.jit_compile else "auto")
     if not done:
         _data_dependent_init(model, train)
     monitor = "val_loss" if validation is not None else "loss"
-    callbacks = make_callbacks(run_dir, monitor=monitor, num_samples=max(num_samples, 1), seed=args.seed,
-                               samples=num_samples > 0, sample_rate=data["sample_rate"] if audio else None,
-                               sample_seconds=args.sample_seconds, batch_size=args.batch_size,
-                               averaging=args.ema is not None)
-    budget = None
-    if args.time_budget is not None:
-        budget = TimeBudget(args.time_budget)
-        callbacks.insert(0, budget)
-    callbacks += list(getattr(args, "extra_callbacks", None) or [])
-    history = model.fit(train, epochs=args.epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
-                        callbacks=callbacks, verbose=args.verbose, shuffle=False)
+    # every worker keeps its part of each global batch
+    train = strategy_lib.shard(train)
+    validation = None if validation is None else strategy_lib.shard(validation)
+    # multi_worker: the chief writes into run_dir, the other workers into temporary folders
+    with strategy_lib.worker_run_dir(run_dir, strategy) as folder:
+        callbacks = make_callbacks(folder, monitor=monitor, num_samples=max(num_samples, 1), seed=args.seed,
+                                   samples=num_samples > 0, sample_rate=data["sample_rate"] if audio else None,
+                                   sample_seconds=args.sample_seconds, batch_size=args.batch_size,
+                                   averaging=args.ema is not None)
+        budget = None
+        if args.time_budget is not None:
+            budget = TimeBudget(args.time_budget)
+            callbacks.insert(0, budget)
+        callbacks += list(getattr(args, "extra_callbacks", None) or [])
+        history = model.fit(train, epochs=args.epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
+                            callbacks=callbacks, verbose=args.verbose, shuffle=False)
 
     stopped = budget is not None and budget.hit
     info.update(status="stopped (time budget)" if stopped else "finished", updated=run_lib.now())
-    run_lib.write_run_info(run_dir, info)
+    if chief:
+        run_lib.write_run_info(run_dir, info)
     if stopped:
         print(f"note: --time-budget {args.time_budget:g} s reached after {budget.steps} steps; the epoch in "
               "progress was cut short. Rerun the same command to continue.")

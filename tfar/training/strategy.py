@@ -50,7 +50,8 @@ def local_devices():
 def make_strategy(name="one_device", tpu=None, cluster_resolver=None):
     """A ``tf.distribute.Strategy`` by name.
 
-    one_device:   the first GPU, else the CPU.
+    one_device:   TensorFlow's default strategy: one device, the first GPU if there is
+                  one, else the CPU (what a plain ``model.fit`` uses).
     mirrored:     synchronous data parallelism over every local GPU (every logical CPU
                   device when there is no GPU).
     multi_worker: synchronous data parallelism over the machines of ``TF_CONFIG`` (or of
@@ -63,8 +64,9 @@ def make_strategy(name="one_device", tpu=None, cluster_resolver=None):
     """
     _choice("strategy", name, STRATEGIES)
     if name == "one_device":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+        if tf.distribute.has_strategy():
+            raise ValueError("strategy='one_device' asked for inside another strategy's scope")
+        return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(local_devices())
     if name == "multi_worker":
