@@ -11,7 +11,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 CHECK = """
 import tfar
 assert tfar.__file__.startswith(SITE), tfar.__file__
-assert tfar.zoo.list() == sorted(tfar.zoo.list()) and "gated_pixelcnn" in tfar.zoo.list()
+assert tfar.zoo.list_models() == sorted(tfar.zoo.list_models()) and "gated_pixelcnn" in tfar.zoo.list_models()
 model = tfar.zoo.load("pixelcnn")  # weights read from the installed package, sha256 checked
 x, y = next(iter(tfar.data.load("fashion_mnist", split="test", batch_size=4, with_labels=True, source="embedded")))
 print(float(model.bits_per_dim(x, y).numpy().mean()))

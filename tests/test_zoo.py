@@ -10,9 +10,9 @@ from tfar import zoo
 
 
 def test_list_and_info():
-    names = zoo.list()
+    names = zoo.list_models()
     assert "pixelcnn" in names and names == sorted(names)
-    assert zoo.list("pixel*") == [n for n in names if n.startswith("pixel")]
+    assert zoo.list_models("pixel*") == [n for n in names if n.startswith("pixel")]
     record = zoo.info("pixelcnn")
     assert record["class"] == "PixelCNN" and record["config"]["image_shape"] == [28, 28, 1]
 
@@ -23,7 +23,7 @@ def test_unknown_name_lists_the_zoo(name):
         zoo.load(name)
 
 
-@pytest.mark.parametrize("name", zoo.list())
+@pytest.mark.parametrize("name", zoo.list_models())
 def test_every_entry_builds_with_its_config(name):
     """One test over the whole registry: each entry builds and its config round-trips."""
     model = zoo.load(name, pretrained=False)
@@ -74,7 +74,7 @@ def test_corrupted_weights_are_refused(tmp_path, monkeypatch):
         zoo.load("tiny")
 
 
-@pytest.mark.parametrize("name", [n for n in zoo.list() if zoo.info(n)["weights"]])
+@pytest.mark.parametrize("name", [n for n in zoo.list_models() if zoo.info(n)["weights"]])
 def test_shipped_weights_match_their_sha256_and_load(name):
     record = zoo.info(name)
     assert record["metrics"], f"{name} ships weights without measured metrics"
@@ -82,6 +82,44 @@ def test_shipped_weights_match_their_sha256_and_load(name):
     assert model.count_params() > 0
 
 
+def test_the_old_name_list_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="list_models"):
+        assert zoo.list() == zoo.list_models()
+
+
+IMAGE_ENTRIES = [n for n in zoo.list_models() if zoo.info(n)["weights"] and not zoo.is_audio(zoo.info(n))]
+
+
+def _embedded_bits(model, limit=None):
+    import tfar.data
+    from tfar.evaluation import evaluate_bits_per_dim
+
+    data = tfar.data.load("fashion_mnist", split="test", source="embedded", batch_size=100, limit=limit,
+                          with_labels=model.num_classes is not None, num_levels=model.num_levels)
+    return evaluate_bits_per_dim(model, data, verbose=0)[0]
+
+
+@pytest.mark.parametrize("name", IMAGE_ENTRIES)
+def test_shipped_image_weights_reproduce_their_card_and_beat_untrained_weights(name):
+    """The card's figure on the 500 embedded test images, recomputed from the shipped weights."""
+    card = zoo.info(name)["metrics"]["embedded_test"]
+    shipped = _embedded_bits(zoo.load(name))
+    assert card["examples"] == 500 and shipped == pytest.approx(card["bits_per_dim"], abs=0.02)
+    untrained = _embedded_bits(zoo.load(name, pretrained=False), limit=100)  # about 8 bits/dim
+    assert shipped < 4.0 < untrained - 2.0, (shipped, untrained)
+
+
+def test_shipped_wavenet_beats_untrained_weights_on_test_speech():
+    from tfar.data.audio import load_corpus
+    from tfar.evaluation import evaluate_audio
+
+    waves, _, _ = load_corpus("/usr/share/asterisk/sounds/en_US_f_Allison/digits", split="test")
+    waves = [w[:4000] for w in waves[:3]]
+    shipped = evaluate_audio(zoo.load("wavenet"), waves, verbose=0)[0]
+    untrained = evaluate_audio(zoo.load("wavenet", pretrained=False), waves, verbose=0)[0]
+    assert shipped < 3.5 < untrained - 1.0, (shipped, untrained)  # ln(256) = 5.55 for a uniform guess
+
+
 def test_every_zoo_entry_has_a_model_card():
-    for name in zoo.list():
+    for name in zoo.list_models():
         assert zoo.info(name)["model_card"], name

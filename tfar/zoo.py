@@ -1,4 +1,4 @@
-"""The model zoo registry: ``list()``, ``load(name)``, ``info(name)``.
+"""The model zoo registry: ``list_models()``, ``load(name)``, ``info(name)``.
 
 Each entry is a folder ``zoo/<name>/`` shipped inside the package (as
 ``tfar.zoo_entries``) holding ``config.json`` (model class, constructor arguments,
@@ -9,6 +9,7 @@ when trained, the weights file.
 import fnmatch
 import hashlib
 import json
+import warnings
 from importlib import resources
 
 ENTRIES_PACKAGE = "tfar.zoo_entries"
@@ -18,16 +19,23 @@ def _root():
     return resources.files(ENTRIES_PACKAGE)
 
 
-def list(filter=None):  # noqa: A001 - the public name is tfar.zoo.list
-    """Sorted names of the zoo entries, optionally matching a glob ``filter``."""
+def list_models(pattern=None):
+    """Sorted names of the zoo entries, optionally matching a glob ``pattern`` such as "pixel*"."""
     names = sorted(p.name for p in _root().iterdir() if p.is_dir() and (p / "config.json").is_file())
-    return names if filter is None else [n for n in names if fnmatch.fnmatch(n, filter)]
+    return names if pattern is None else [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def __getattr__(name):
+    if name == "list":  # the first name of list_models; it shadowed the builtin inside this module
+        warnings.warn("tfar.zoo.list is deprecated; use tfar.zoo.list_models", DeprecationWarning, stacklevel=2)
+        return list_models
+    raise AttributeError(f"module 'tfar.zoo' has no attribute {name!r}")
 
 
 def _entry(name):
     if isinstance(name, str) and name and "/" not in name and (_root() / name / "config.json").is_file():
         return _root() / name
-    raise ValueError(f"Unknown model {name!r}; the zoo has: {', '.join(list())}")
+    raise ValueError(f"Unknown model {name!r}; the zoo has: {', '.join(list_models())}")
 
 
 def info(name):
@@ -97,4 +105,4 @@ def load(name, pretrained=True, **config_overrides):
     return model
 
 
-__all__ = ["info", "is_audio", "list", "load"]
+__all__ = ["info", "is_audio", "list_models", "load"]

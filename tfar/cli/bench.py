@@ -23,7 +23,7 @@ def run(args):
     from tfar import zoo
     from tfar.sampling.benchmark import compare_methods
 
-    known = zoo.list()
+    known = zoo.list_models()
     names = args.models or known
     unknown = [n for n in names if n not in known]
     if unknown:

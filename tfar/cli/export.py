@@ -56,9 +56,9 @@ def load_source(source, weights="best", untrained=False, overrides=None):
 
     if os.path.isdir(source) and not os.path.isfile(os.path.join(source, run_lib.RUN_FILE)):
         raise ValueError(f"{source!r} is a folder but not a run folder (no {run_lib.RUN_FILE})")
-    if not os.path.isdir(source) and source not in zoo.list():
+    if not os.path.isdir(source) and source not in zoo.list_models():
         raise ValueError(
-            f"{source!r} is neither a run folder nor a zoo entry; zoo entries: {', '.join(zoo.list())}"
+            f"{source!r} is neither a run folder nor a zoo entry; zoo entries: {', '.join(zoo.list_models())}"
         )
     model, info, run_dir = run_lib.load_model(source, weights, pretrained=not untrained, overrides=overrides)
     if run_dir is not None:

@@ -36,7 +36,7 @@ def run(args):
             print()
             print(card.rstrip())
         return 0
-    for name in zoo.list():
+    for name in zoo.list_models():
         record = zoo.info(name)
         metrics = ", ".join(f"{k} {v}" for k, v in sorted((record.get("metrics") or {}).items()))
         trained = "weights" if record.get("weights") else "no weights yet"

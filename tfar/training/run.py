@@ -111,7 +111,7 @@ def load_model(run_or_name, which="best", pretrained=True, overrides=None):
     """
     from tfar import zoo
 
-    if os.path.isdir(run_or_name) or run_or_name not in zoo.list():
+    if os.path.isdir(run_or_name) or run_or_name not in zoo.list_models():
         if overrides:
             raise ValueError("--set applies to zoo entries only; a run folder fixes its model config")
         model, info = load_run_model(run_or_name, which=which)
