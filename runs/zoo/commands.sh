@@ -18,5 +18,10 @@ case "$1" in
   pixelrnn_diagonal_bilstm)
     $TFAR train pixelrnn_diagonal_bilstm $COMMON --epochs 10 --out runs/zoo/pixelrnn_diagonal_bilstm \
       --set units=48 num_layers=3 output_filters=96 ;;
+  wavenet)
+    $TFAR train wavenet --data /usr/share/asterisk/sounds/en_US_f_Allison --batch-size 8 --segment-length 4000 \
+      --steps-per-epoch 500 --epochs 16 --lr 1e-3 --lr-schedule cosine --ema 0.999 --threads 1 --verbose 2 \
+      --sample-seconds 1 --out runs/zoo/wavenet \
+      --set num_stacks=2 layers_per_stack=10 residual_channels=48 dilation_channels=48 skip_channels=96 ;;
   *) echo "unknown entry $1" >&2; exit 2 ;;
 esac
