@@ -10,6 +10,11 @@ is >= p * 2^16 (one uint32 serves two units; the rate is exact to 2^-16). On CPU
 about 6x cheaper than drawing one float per unit, which was the largest non-convolution cost
 of a training step. Both convolutions are :class:`ShiftedConv2D` with the same
 shift, so the block keeps the causal footprint of its input stream.
+
+With ``weight_norm=True`` both convolutions and the auxiliary projection are weight-normalised
+(:mod:`tfar.layers.weight_norm`); data-dependent initialisation then gives the second
+convolution an output standard deviation of 0.1, as the PixelCNN++ reference code does, so
+that every block starts close to the identity.
 """
 
 import keras
@@ -18,6 +23,10 @@ from keras import ops
 
 from tfar.arg_checks import optional_positive_int, rate_in_unit_interval
 from tfar.layers.shifted_conv2d import ShiftedConv2D, check_shift_args
+from tfar.layers.weight_norm import check_weight_norm_args
+from tfar.layers.weight_norm_dense import WeightNormDense
+
+OUTPUT_INIT_SCALE = 0.1  # data-dependent init: standard deviation of the second convolution's output
 
 
 def concat_elu(x):
@@ -36,24 +45,31 @@ class GatedResNet(keras.layers.Layer):
       dropout_p: dropout rate before the second convolution, in [0, 1).
       auxiliary: whether ``call`` receives an auxiliary input ``a`` (projected by a 1x1 layer).
       num_classes: condition on one-hot labels of this many classes, or None.
+      weight_norm: weight-normalise the convolutions and the auxiliary projection.
     """
 
     def __init__(self, filters, kernel_size=(2, 3), shift="down", dropout_p=0.5, auxiliary=False,
-                 num_classes=None, **kwargs):
+                 num_classes=None, weight_norm=False, **kwargs):
         super().__init__(**kwargs)
         filters, kernel_size, _ = check_shift_args(filters, kernel_size, shift, 1)
         dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
         num_classes = optional_positive_int("num_classes", num_classes)
+        weight_norm, _ = check_weight_norm_args(weight_norm, 1.0)
         self.filters = filters
         self.kernel_size = kernel_size
         self.shift = shift
         self.dropout_p = dropout_p
         self.auxiliary = bool(auxiliary)
         self.num_classes = num_classes
-        self.conv_in = ShiftedConv2D(filters, kernel_size, shift, name="conv_in")
-        self.aux_proj = keras.layers.Dense(filters, name="aux_proj") if self.auxiliary else None
+        self.weight_norm = weight_norm
+        self.conv_in = ShiftedConv2D(filters, kernel_size, shift, weight_norm=weight_norm, name="conv_in")
+        self.aux_proj = None
+        if self.auxiliary:
+            self.aux_proj = (WeightNormDense(filters, name="aux_proj") if weight_norm
+                             else keras.layers.Dense(filters, name="aux_proj"))
         self.seed_generator = keras.random.SeedGenerator(None, name="dropout_seed")
-        self.conv_out = ShiftedConv2D(2 * filters, kernel_size, shift, name="conv_out")
+        self.conv_out = ShiftedConv2D(2 * filters, kernel_size, shift, weight_norm=weight_norm,
+                                      init_scale=OUTPUT_INIT_SCALE if weight_norm else 1.0, name="conv_out")
         self.class_proj = (
             keras.layers.Dense(2 * filters, use_bias=False, name="class_proj") if num_classes is not None else None
         )
@@ -75,6 +91,24 @@ class GatedResNet(keras.layers.Layer):
         c = self.conv_out(self._dropout(concat_elu(c), training))
         if condition is not None:
             c = c + ops.cast(self.class_proj(condition), c.dtype)[:, None, None, :]
+        value, gate = ops.split(c, 2, axis=-1)
+        return x + value * ops.sigmoid(gate)
+
+    def call_incremental(self, x, window_in, window_mid, a=None, class_bias=None, rows=False):
+        """The block's output at one row (``rows=True``: x [B, W, filters]) or one pixel (x [B, filters]).
+
+        ``window_in(h)`` / ``window_mid(h)`` store ``h``, the current row or pixel of the input
+        of ``conv_in`` / ``conv_out``, in the caller's cache and return that convolution's
+        receptive field ([B, kh, W, C] rows or a [B, kh, kw, C] window). ``class_bias`` is
+        ``class_proj`` of the one-hot label, [B, 2 filters]. No dropout (inference).
+        """
+        conv = (lambda layer, h: layer.call_rows(h)) if rows else (lambda layer, h: layer.call_window(h))
+        c = conv(self.conv_in, window_in(concat_elu(x)))
+        if a is not None:
+            c = c + self.aux_proj(concat_elu(a))
+        c = conv(self.conv_out, window_mid(concat_elu(c)))
+        if class_bias is not None:
+            c = c + (class_bias[:, None, :] if rows else class_bias)
         value, gate = ops.split(c, 2, axis=-1)
         return x + value * ops.sigmoid(gate)
 
@@ -102,6 +136,6 @@ class GatedResNet(keras.layers.Layer):
         config = super().get_config()
         config.update(
             filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, dropout_p=self.dropout_p,
-            auxiliary=self.auxiliary, num_classes=self.num_classes,
+            auxiliary=self.auxiliary, num_classes=self.num_classes, weight_norm=self.weight_norm,
         )
         return config
