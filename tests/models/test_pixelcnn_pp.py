@@ -266,3 +266,85 @@ def test_gated_resnet_bad_arguments_and_inputs():
         block(tf.ones([1, 3, 3, 4]))  # auxiliary input missing
     with pytest.raises(ValueError):
         GatedResNet(4)(tf.ones([1, 3, 3, 5]))  # wrong channel count
+
+
+# ------------------------------------------------- weight normalisation
+def test_weight_norm_model_is_causal_after_data_dependent_init():
+    model = make((4, 4, 3), num_classes=3, weight_norm=True)
+    x = np.random.default_rng(0).integers(0, 256, size=[6, 4, 4, 3])
+    assert model.data_dependent_init(x, condition=np.array([0, 1, 2, 0, 1, 2])) > 0
+    deps = assert_pixel_causal(model, condition=1)
+    assert np.array_equal(deps, np.tril(np.ones_like(deps), k=-1))
+
+
+def test_data_dependent_init_normalises_the_network_output():
+    model = make((6, 5, 1), num_classes=2, weight_norm=True)
+    x = np.random.default_rng(1).integers(0, 256, size=[8, 6, 5, 1])
+    labels = np.arange(8) % 2
+    weights = [w.numpy() for w in model.weights]
+    layers = model.data_dependent_init(x, condition=labels)
+    names = {w.path for w in model.weights if w.path.endswith("/g")}
+    assert layers == len(names) > 10  # every convolution and projection has its g
+    changed = [w.path for w, before in zip(model.weights, weights) if not np.array_equal(w.numpy(), before)]
+    assert names <= set(changed)
+    # the last layer (output_dense) was initialised last, on the features of all the others
+    raw = model.network(model.embed_input(tf.constant(x)), tf.constant(labels), training=False).numpy()
+    raw = raw.reshape(-1, raw.shape[-1])
+    np.testing.assert_allclose(raw.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(raw.std(axis=0), 1.0, rtol=1e-3)
+
+
+def test_data_dependent_init_without_weight_norm_changes_nothing():
+    model = make((4, 4, 1))
+    weights = [w.numpy() for w in model.weights]
+    assert model.data_dependent_init(np.zeros([2, 4, 4, 1], np.int32)) == 0
+    for w, before in zip(model.weights, weights):
+        np.testing.assert_array_equal(w.numpy(), before)
+    from tfar.models.pixelcnn import PixelCNN
+
+    other = PixelCNN((4, 4, 1), filters=4, num_residual_blocks=1, output_filters=8, kernel_size=3)
+    assert other.data_dependent_init(np.zeros([2, 4, 4, 1], np.int32)) == 0 and other.built
+
+
+def test_data_dependent_init_checks_its_input():
+    model = make((4, 4, 1), weight_norm=True, num_classes=2)
+    with pytest.raises(ValueError):
+        model.data_dependent_init(np.full([2, 4, 4, 1], 256), condition=np.array([0, 1]))
+    with pytest.raises(ValueError):
+        model.data_dependent_init(np.zeros([2, 4, 4, 1], np.int32))  # condition missing
+
+
+def test_data_dependent_init_in_mixed_precision():
+    model = make((4, 4, 1), weight_norm=True, dtype="mixed_bfloat16")
+    x = np.random.default_rng(2).integers(0, 256, size=[8, 4, 4, 1])
+    model.data_dependent_init(x)
+    assert all(w.dtype == "float32" for w in model.weights)
+    raw = model.network(model.embed_input(tf.constant(x)), None, training=False)
+    assert raw.dtype == tf.bfloat16
+    raw = tf.cast(raw, tf.float32).numpy().reshape(-1, raw.shape[-1])
+    np.testing.assert_allclose(raw.std(axis=0), 1.0, rtol=0.05)
+    assert np.all(np.isfinite(model.log_prob(x).numpy()))
+
+
+def test_weight_norm_config_save_load_and_fit_with_ema(tmp_path):
+    import keras
+
+    model = make((4, 4, 1), num_levels=16, weight_norm=True, num_classes=2)
+    assert model.get_config()["weight_norm"] is True
+    assert PixelCNNPlusPlus.from_config(model.get_config()).get_config() == model.get_config()
+    x = np.random.default_rng(0).integers(0, 4, size=[16, 4, 4, 1])
+    labels = np.arange(16) % 2
+    model.data_dependent_init(x, condition=labels)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9))
+    before = float(np.mean(model.bits_per_dim(x, labels)))
+    model.fit(x, labels, batch_size=16, epochs=5, verbose=0)
+    assert float(np.mean(model.bits_per_dim(x, labels))) < before
+    path = str(tmp_path / "wn.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.log_prob(x, labels).numpy(), model.log_prob(x, labels).numpy(), rtol=1e-5)
+
+
+def test_bad_weight_norm_argument():
+    with pytest.raises(ValueError, match="weight_norm"):
+        PixelCNNPlusPlus((4, 4, 1), weight_norm="yes", **TINY)

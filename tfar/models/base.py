@@ -146,6 +146,12 @@ class AutoregressiveModel(keras.Model):
     def build_from_config(self, config):
         self.build()
 
+    def data_dependent_init(self, x, condition=None):
+        """Initialise parameters from a first real training batch; returns the number of
+        layers initialised. Models without data-dependent initialisation build and return 0."""
+        self.build()
+        return 0
+
     # ------------------------------------------------------------- likelihood
     def _log_prob(self, x, condition, training=None):
         params = self(x, condition=condition, training=training)

@@ -15,6 +15,13 @@ linearly (see :mod:`tfar.distributions.discretized_logistic_mixture`), so ``posi
 is (C,) and ``model(x)`` returns [batch, H, W, P] parameters. With ``num_classes`` a
 projection of the one-hot label is added inside every gated block (conditional PixelCNN,
 arXiv:1606.05328, sec. 2.3). Argument names follow ``tfp.distributions.PixelCNN``.
+
+Training recipe of the paper (sec. 3): ``weight_norm=True`` weight-normalises every
+convolution and projection (w = g v / ||v||, :mod:`tfar.layers.weight_norm`), and
+:meth:`PixelCNNPlusPlus.data_dependent_init` sets each g and bias from a first real batch so
+that every layer's outputs start with zero mean and unit variance (0.1 for the last
+convolution of a gated block). Polyak averaging of the parameters is the optimizer's
+``use_ema=True``.
 Generation uses the base class ``step``, which reruns the network on the canvas for every
 pixel (the U-net's strided layers make a cached single-pixel step far from simple).
 """
@@ -27,6 +34,8 @@ from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticM
 from tfar.layers.gated_resnet import GatedResNet
 from tfar.layers.shifted_conv2d import ShiftedConv2D, down_shift, right_shift
 from tfar.layers.shifted_conv2d_transpose import ShiftedConv2DTranspose
+from tfar.layers.weight_norm import WeightNorm, check_weight_norm_args
+from tfar.layers.weight_norm_dense import WeightNormDense
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import check_image_shape
 
@@ -46,10 +55,12 @@ class PixelCNNPlusPlus(AutoregressiveModel):
       num_logistic_mix: mixture components per pixel.
       dropout_p: dropout rate inside the gated blocks.
       num_classes: condition on this many labels, or None.
+      weight_norm: weight-normalise every convolution and projection (then call
+        :meth:`data_dependent_init` on the first training batch).
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
-                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, **kwargs):
+                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         self.image_shape = image_shape
@@ -58,6 +69,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.num_filters = positive_int("num_filters", num_filters)
         self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
         self.dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
+        self.weight_norm, _ = check_weight_norm_args(weight_norm, 1.0)
+        wn = self.weight_norm
         self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix)
 
         f = self.num_filters
@@ -65,11 +78,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         def block(kind, name, auxiliary):
             kernel, shift = kind
             return GatedResNet(f, kernel, shift, self.dropout_p, auxiliary=auxiliary, num_classes=self.num_classes,
-                               name=name)
+                               weight_norm=wn, name=name)
 
-        self.init_u = ShiftedConv2D(f, (2, 3), "down", name="init_u")
-        self.init_ul_up = ShiftedConv2D(f, (1, 3), "down", name="init_ul_up")
-        self.init_ul_left = ShiftedConv2D(f, (2, 1), "down_right", name="init_ul_left")
+        self.init_u = ShiftedConv2D(f, (2, 3), "down", weight_norm=wn, name="init_u")
+        self.init_ul_up = ShiftedConv2D(f, (1, 3), "down", weight_norm=wn, name="init_ul_up")
+        self.init_ul_left = ShiftedConv2D(f, (2, 1), "down_right", weight_norm=wn, name="init_ul_left")
         self.encoder, self.downsample, self.decoder, self.upsample = [], [], [], []
         for i in range(self.num_hierarchies):
             self.encoder.append([(block(DOWN, f"enc{i}_{j}_u", False), block(DOWN_RIGHT, f"enc{i}_{j}_ul", True))
@@ -78,11 +91,13 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             self.decoder.append([(block(DOWN, f"dec{i}_{j}_u", True), block(DOWN_RIGHT, f"dec{i}_{j}_ul", True))
                                  for j in range(num_blocks)])
             if i < self.num_hierarchies - 1:
-                self.downsample.append((ShiftedConv2D(f, *DOWN, strides=2, name=f"down{i}_u"),
-                                        ShiftedConv2D(f, *DOWN_RIGHT, strides=2, name=f"down{i}_ul")))
-                self.upsample.append((ShiftedConv2DTranspose(f, *DOWN, strides=2, name=f"up{i}_u"),
-                                      ShiftedConv2DTranspose(f, *DOWN_RIGHT, strides=2, name=f"up{i}_ul")))
-        self.output_dense = keras.layers.Dense(self.head.params_per_value, name="output_dense")
+                self.downsample.append((ShiftedConv2D(f, *DOWN, strides=2, weight_norm=wn, name=f"down{i}_u"),
+                                        ShiftedConv2D(f, *DOWN_RIGHT, strides=2, weight_norm=wn, name=f"down{i}_ul")))
+                self.upsample.append((ShiftedConv2DTranspose(f, *DOWN, strides=2, weight_norm=wn, name=f"up{i}_u"),
+                                      ShiftedConv2DTranspose(f, *DOWN_RIGHT, strides=2, weight_norm=wn,
+                                                             name=f"up{i}_ul")))
+        dense = WeightNormDense if wn else keras.layers.Dense
+        self.output_dense = dense(self.head.params_per_value, name="output_dense")
 
     @property
     def position_shape(self):
@@ -120,6 +135,33 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 u, ul = self._crop_like(up_u(u), skips_u[-1]), self._crop_like(up_ul(ul), skips_ul[-1])
         return self.output_dense(tf.nn.elu(ul))
 
+    def data_dependent_init(self, x, condition=None):
+        """Initialise every weight-normalised layer from the batch ``x`` (integer pixels [B, H, W, C]).
+
+        One forward pass (in training mode, dropout included, as the paper's code does)
+        in which each layer, in forward order, sets g and its bias so that its outputs on
+        this batch have zero mean and unit variance per channel (see
+        :mod:`tfar.layers.weight_norm`). Call it once on the first real training batch of a
+        fresh run, never on restored weights. Without ``weight_norm`` it does nothing.
+        Returns the number of layers initialised.
+        """
+        x, condition = self._check(x, condition)
+        self.build()
+        if not self.weight_norm:
+            return 0
+        layers = [layer for layer in self._flatten_layers() if isinstance(layer, WeightNorm)]
+        for layer in layers:
+            layer.begin_data_dependent_init()
+        try:
+            self(x, condition=condition, training=True)
+        finally:
+            missed = [layer.name for layer in layers if layer.data_dependent_init_pending]
+            for layer in layers:
+                layer._init_pending = False
+        if missed:
+            raise RuntimeError(f"data-dependent init did not reach the layers {missed}")
+        return len(layers)
+
     @staticmethod
     def _crop_like(x, target):
         """Odd sizes: drop the extra last row/column an upsampling made (no-op when shapes agree)."""
@@ -134,5 +176,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             image_shape=list(self.image_shape), num_levels=self.num_levels, num_resnet=self.num_resnet,
             num_hierarchies=self.num_hierarchies, num_filters=self.num_filters,
             num_logistic_mix=self.num_logistic_mix, dropout_p=self.dropout_p, num_classes=self.num_classes,
+            weight_norm=self.weight_norm,
         )
         return config
+
