@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The zoo's training commands (one intra-op thread each, so several run side by side on a small CPU).
 # Rerun a line to resume it after an interruption. Usage: runs/zoo/commands.sh NAME
+# TFAR_CODE names a checkout to import tfar from (a frozen copy, e.g. `git worktree add`), so that a
+# run of many hours keeps one version of the code while the working tree changes; default: this one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export PYTHONPATH="${TFAR_CODE:-$PWD}"
 TFAR=".venv/bin/python -m tfar"
 COMMON="--data fashion_mnist --source full --conditional --batch-size 32 --steps-per-epoch 500 --lr 1e-3 --lr-schedule cosine --ema 0.999 --threads 1 --verbose 2"
 case "$1" in
