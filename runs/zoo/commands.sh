@@ -15,6 +15,9 @@ case "$1" in
   pixelcnn)
     $TFAR train pixelcnn $COMMON --epochs 16 --out runs/zoo/pixelcnn \
       --set filters=96 num_residual_blocks=12 output_filters=128 ;;
+  pixelcnn_pp)
+    $TFAR train pixelcnn_pp $COMMON --epochs 8 --out runs/zoo/pixelcnn_pp \
+      --set num_filters=64 num_resnet=2 num_hierarchies=3 num_logistic_mix=10 dropout_p=0.1 weight_norm=true ;;
   pixelrnn_row_lstm)
     $TFAR train pixelrnn_row_lstm $COMMON --epochs 10 --out runs/zoo/pixelrnn_row_lstm \
       --set units=48 num_layers=4 output_filters=96 ;;
