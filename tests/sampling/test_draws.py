@@ -38,15 +38,16 @@ def test_position_seeds_are_non_negative_and_distinct():
     assert len({tuple(s) for s in seeds}) == 50
 
 
-@pytest.mark.parametrize("temperature", [1.0, 0.5])
-def test_categorical_draws_follow_the_softmax(temperature):
-    logits = np.array([2.0, -1.0, 0.5, 0.0, -3.0, 1.0], np.float32)
-    head = Categorical(6)
+@pytest.mark.parametrize("levels, temperature", [(6, 1.0), (7, 0.5), (10, 1.0), (2, 2.0)])
+def test_categorical_draws_follow_the_softmax(levels, temperature):
+    """Levels split into blocks of ceil(sqrt(L)): 6 = 2 x 3, 7 = 3 x 3 less 2 padding levels, 10 = 3 x 4 less 2."""
+    logits = np.array([2.0, -1.0, 0.5, 0.0, -3.0, 1.0, 0.3, -0.5, 1.5, -2.0][:levels], np.float32)
+    head = Categorical(levels)
     n = 20000
-    batch = tf.tile(tf.constant(logits)[None], [n, 1])
-    counts = np.bincount(head.sample(batch, tf.constant([11, 3]), temperature).numpy(), minlength=6)
-    expected = tf.nn.softmax(logits / temperature).numpy()
-    # chi-square with 5 degrees of freedom; 30 is far beyond its 0.9999 quantile (25.7)
-    chi2 = np.sum((counts - n * expected) ** 2 / (n * expected))
-    assert chi2 < 30, (counts, n * expected)
-    assert counts.sum() == n
+    batch = tf.tile(tf.constant(logits)[None, None], [n // 2, 2, 1])  # [n/2, 2, L]: more than one leading dim
+    counts = np.bincount(head.sample(batch, tf.constant([11, 3]), temperature).numpy().ravel(), minlength=levels)
+    expected = n * tf.nn.softmax(logits / temperature).numpy()
+    # chi-square with L - 1 <= 9 degrees of freedom; 40 is far beyond its 0.9999 quantile (33.7)
+    chi2 = np.sum((counts - expected) ** 2 / expected)
+    assert chi2 < 40, (counts, expected)
+    assert len(counts) == levels

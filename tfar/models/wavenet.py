@@ -331,8 +331,10 @@ class WaveNet(AutoregressiveModel):
         n, k, channels = len(self.dilations), self.kernel_size, self.residual_channels
         read, write = ring_buffer_slots(position, k, self.dilations)
         past = tf.reshape(tf.gather(history, read), [n, k - 1, -1, channels])  # [layers, taps, B, C]
-        kernels = tf.stack([self._weight(conv.kernel) for conv in self.dilated])  # [layers, k, C, 2G]
-        gates = tf.einsum("njbc,njcg->nbg", past, kernels[:, : k - 1])
+        kernels = [self._weight(conv.kernel) for conv in self.dilated]  # [k, C, 2G] each
+        # stacked whole so that XLA computes it once, outside the sampling loop
+        past_kernels = tf.stack([kernel[: k - 1] for kernel in kernels])  # [layers, k-1, C, 2G]
+        gates = tf.einsum("njbc,njcg->nbg", past, past_kernels)
         gates = gates + tf.stack([self._weight(conv.bias) for conv in self.dilated])[:, None, :]
         if "label_gates" in state:
             gates = gates + state["label_gates"]
@@ -347,7 +349,7 @@ class WaveNet(AutoregressiveModel):
         inputs, outputs = [], []
         for i in range(n):
             inputs.append(x)
-            f, g = tf.split(x @ kernels[i, k - 1] + gates[i], 2, axis=-1)
+            f, g = tf.split(x @ kernels[i][k - 1] + gates[i], 2, axis=-1)
             out = tf.tanh(f) * tf.sigmoid(g)
             outputs.append(out)
             if i < len(self.residual_projections):
