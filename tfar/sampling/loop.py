@@ -92,12 +92,14 @@ def _fast_loop(model, size, jit):
 
     def run(x, state, start, steps, seed, temperature, prefix, prefix_len):
         drawn = tf.TensorArray(tf.int32, size=steps if size is None else size)
-        for i in tf.range(steps):
+        i = tf.constant(0)
+        while i < steps:  # not tf.range(steps): XLA would compile once per value of steps
             t = start + i
             params, state = model.step(x, state)
             sampled = model.head.sample(params, position_seed(seed, t), temperature)
             x = tf.where(t < prefix_len, prefix[:, i], sampled)
             drawn = drawn.write(i, x)
+            i += 1
         stacked = drawn.stack()  # [steps or size, B, *position_shape]
         return x, state, tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
 
