@@ -22,8 +22,9 @@ convolution and projection (w = g v / ||v||, :mod:`tfar.layers.weight_norm`), an
 that every layer's outputs start with zero mean and unit variance (0.1 for the last
 convolution of a gated block). Polyak averaging of the parameters is the optimizer's
 ``use_ema=True``.
-Generation uses the base class ``step``, which reruns the network on the canvas for every
-pixel (the U-net's strided layers make a cached single-pixel step far from simple).
+Generation runs a cached single-pixel ``step`` (Ramachandran et al. 2017, see
+``PixelCNNPlusPlus.step``): per-layer caches at every resolution, each layer computed when
+its output becomes computable, so a step costs the same however large the image.
 """
 
 import keras
@@ -162,6 +163,187 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             raise RuntimeError(f"data-dependent init did not reach the layers {missed}")
         return len(layers)
 
+    # ------------------------------------------------------------ cached generation
+    # Fast generation of Ramachandran et al. 2017 ("Fast Generation for Convolutional
+    # Autoregressive Models", arXiv:1704.06001): every layer keeps a cache of the inputs its
+    # kernel still needs and computes an output only when that output becomes computable.
+    #
+    # The vertical stream u (kernels over the rows above) at image row r depends on all of
+    # row r-1 (each (2, 3) convolution reaches one column further right), so it becomes
+    # computable at the first pixel of row r: the step then computes u for row r, one row per
+    # layer from that layer's cached previous input row. Level i (H/2^i x W/2^i) gets its row
+    # r/2^i at the image rows r divisible by 2^i; the strided convolution reads the two cached
+    # finer rows, the transposed convolution turns a coarse row into the finer row it feeds.
+    # The horizontal stream ul ((2, 2) kernels, up and left) at pixel (r, c) is computed at
+    # step (r, c), one pixel per layer, from two-row caches of its inputs (slot r % 2 holds row
+    # r, the other slot row r-1); level i computes its pixel (r/2^i, c/2^i) when 2^i divides r
+    # and c, and the transposed convolution maps a coarse pixel to the finer pixel alone.
+    # Every read and write touches one pixel or one row of a cache, so a step costs the same
+    # however large the image; the row work falls on the first step of each row.
+
+    def _levels(self):
+        """(height, width) of every hierarchy level, finest first."""
+        height, width = self.image_shape[:2]
+        levels = []
+        for _ in range(self.num_hierarchies):
+            levels.append((height, width))
+            height, width = (height + 1) // 2, (width + 1) // 2
+        return levels
+
+    def _blocks(self):
+        """Every gated block in a fixed order (the index of its class bias in the state)."""
+        return [block for blocks in self.encoder + self.decoder for pair in blocks for block in pair]
+
+    def initial_state(self, batch_size, condition=None):
+        """Caches of the cached step, all zero (the zero padding above and left of the image).
+
+        ``x``: the last two image rows [B, 2, W + 2, C + 1] (input and its ones channel, a zero
+        column either side); ``rows``: per u-stream convolution the previous row of its input,
+        and the current row of the u features the ul stream reads; ``pixels``: per ul-stream
+        convolution a two-row cache [B, 2, width + 1, channels] (a zero column on the left);
+        ``class_bias``: each block's label projection [B, blocks, 2 filters].
+        """
+        dtype, f = self.compute_dtype, self.num_filters
+        height, width, channels = self.image_shape
+        levels = self._levels()
+        rows, pixels = {}, {}
+        for i, (_, w) in enumerate(levels):
+            k = self.num_hierarchies - 1 - i  # the decoder index of level i
+            for block_u, block_ul in self.encoder[i] + self.decoder[k]:
+                for suffix in ("in", "mid"):
+                    rows[f"{block_u.name}_{suffix}"] = tf.zeros([batch_size, w, 2 * f], dtype)
+                    pixels[f"{block_ul.name}_{suffix}"] = tf.zeros([batch_size, 2, w + 1, 2 * f], dtype)
+                rows[f"{block_u.name}_out"] = tf.zeros([batch_size, w, f], dtype)
+            if i < self.num_hierarchies - 1:
+                down_u, down_ul = self.downsample[i]
+                rows[f"{down_u.name}_in"] = tf.zeros([batch_size, w, f], dtype)
+                pixels[f"{down_ul.name}_in"] = tf.zeros([batch_size, 2, w + 1, f], dtype)
+            if i > 0:  # the decoder's last row (u) and pixels (ul) that the finer level upsamples
+                up_u, up_ul = self.upsample[k]
+                rows[f"{up_u.name}_in"] = tf.zeros([batch_size, w, f], dtype)
+                pixels[f"{up_ul.name}_in"] = tf.zeros([batch_size, w, f], dtype)
+        state = {
+            "position": tf.zeros([], tf.int32),
+            "x": tf.zeros([batch_size, 2, width + 2, channels + 1], dtype),
+            "rows": rows,
+            "pixels": pixels,
+        }
+        if self.num_classes is not None:
+            label = tf.one_hot(tf.cast(condition, tf.int32), self.num_classes)
+            state["class_bias"] = tf.stack(
+                [tf.cast(block.class_proj(label), dtype) for block in self._blocks()], axis=1)
+        return state
+
+    def step(self, x_prev, state):
+        """Write pixel ``x_prev`` [B, C] at position - 1; return the mixture parameters [B, P] of
+        the pixel at ``position`` and the new state. Nothing is mutated."""
+        self.build()
+        height, width, _ = self.image_shape
+        position = state["position"]
+        t = tf.minimum(position, height * width - 1)
+        row, col = t // width, t % width
+        last = tf.maximum(position - 1, 0)  # at position 0 this writes zeros where the first pixel will go
+        value = tf.concat([self.embed_input(x_prev), tf.ones_like(x_prev[:, :1], self.compute_dtype)], axis=-1)
+        value = value * tf.cast(position > 0, value.dtype)
+        image = _write(state["x"], last // width % 2, last % width + 1, value)
+        bias = state.get("class_bias")
+        rows = tf.cond(tf.equal(col, 0), lambda: self._rows(0, row, None, image, dict(state["rows"]), bias),
+                       lambda: dict(state["rows"]))
+        params, pixels = self._pixels(0, row, col, None, image, rows, dict(state["pixels"]), bias)
+        new_state = dict(state, position=position + 1, x=image, rows=rows, pixels=pixels)
+        return tf.cast(params, tf.float32), new_state
+
+    def _class_bias(self, bias, block):
+        return None if bias is None else bias[:, self._blocks().index(block)]
+
+    def _rows(self, i, r, u, image, rows, bias):
+        """u stream, row r of level i (``u``: that row of the level's input; level 0 reads ``image``).
+
+        Returns ``rows`` with every cache of level i and the levels below updated."""
+        k = self.num_hierarchies - 1 - i
+        if i == 0:  # init_u sees image rows r-2 and r-1: slots r % 2 and (r + 1) % 2
+            u = self.init_u.call_rows(tf.gather(image, tf.stack([r % 2, (r + 1) % 2]), axis=1), padded=True)
+
+        def window(name):
+            def store_and_read(h):
+                previous, rows[name] = rows[name], h
+                return tf.stack([previous, h], axis=1)
+            return store_and_read
+
+        def block_row(block, u, a=None):
+            out = block.call_incremental(u, window(f"{block.name}_in"), window(f"{block.name}_mid"), a=a,
+                                         class_bias=self._class_bias(bias, block), rows=True)
+            rows[f"{block.name}_out"] = out
+            return out
+
+        skips = [u]
+        for block_u, _ in self.encoder[i]:
+            u = block_u_out = block_row(block_u, u)
+            skips.append(block_u_out)
+        if i < self.num_hierarchies - 1:
+            down_u = self.downsample[i][0]
+            pair = window(f"{down_u.name}_in")(u)
+            current = dict(rows)
+            rows = tf.cond(tf.equal(r % 2, 0),
+                           lambda: self._rows(i + 1, r // 2, down_u.call_rows(pair), image, dict(current), bias),
+                           lambda: current)
+        if i == self.num_hierarchies - 1:
+            u = skips.pop()
+        else:
+            up_u = self.upsample[k - 1][0]
+            u = up_u.call_row(rows[f"{up_u.name}_in"], r % 2)[:, : self._levels()[i][1]]
+        for block_u, _ in self.decoder[k]:
+            u = block_row(block_u, u, a=skips.pop())
+        if i > 0:
+            rows[f"{self.upsample[k][0].name}_in"] = u
+        return rows
+
+    def _pixels(self, i, r, c, ul, image, rows, pixels, bias):
+        """ul stream, pixel (r, c) of level i (``ul``: that pixel of the level's input; level 0
+        reads ``image``). Level 0 returns (params, pixels), the others ``pixels``."""
+        k = self.num_hierarchies - 1 - i
+        if i == 0:
+            above = tf.slice(image, [0, (r + 1) % 2, c, 0], [-1, 1, 3, -1])  # image row r-1, columns c-1..c+1
+            left = tf.gather(tf.slice(image, [0, 0, c, 0], [-1, 2, 1, -1]), tf.stack([(r + 1) % 2, r % 2]), axis=1)
+            ul = self.init_ul_up.call_window(above) + self.init_ul_left.call_window(left)
+
+        def window(name):
+            def store_and_read(h):
+                pixels[name] = _write(pixels[name], r % 2, c + 1, h)
+                return _two_by_two(pixels[name], r, c)
+            return store_and_read
+
+        def block_pixel(block, ul, a):
+            return block.call_incremental(ul, window(f"{block.name}_in"), window(f"{block.name}_mid"), a=a,
+                                          class_bias=self._class_bias(bias, block))
+
+        skips = [ul]
+        for block_u, block_ul in self.encoder[i]:
+            ul = block_pixel(block_ul, ul, rows[f"{block_u.name}_out"][:, c])
+            skips.append(ul)
+        if i < self.num_hierarchies - 1:
+            down_ul = self.downsample[i][1]
+            name = f"{down_ul.name}_in"
+            pixels[name] = _write(pixels[name], r % 2, c + 1, ul)
+            current = dict(pixels)
+            pixels = tf.cond(
+                tf.logical_and(tf.equal(r % 2, 0), tf.equal(c % 2, 0)),
+                lambda: self._pixels(i + 1, r // 2, c // 2, down_ul.call_window(_two_by_two(current[name], r, c)),
+                                     image, rows, dict(current), bias),
+                lambda: current)
+        if i == self.num_hierarchies - 1:
+            ul = skips.pop()
+        else:
+            up_ul = self.upsample[k - 1][1]
+            ul = up_ul.call_pixel(pixels[f"{up_ul.name}_in"][:, c // 2], r % 2, c % 2)
+        for block_u, block_ul in self.decoder[k]:
+            ul = block_pixel(block_ul, ul, tf.concat([rows[f"{block_u.name}_out"][:, c], skips.pop()], axis=-1))
+        if i > 0:
+            name = f"{self.upsample[k][1].name}_in"
+            pixels[name] = _write_column(pixels[name], c, ul)
+            return pixels
+        return self.output_dense(tf.nn.elu(ul)), pixels
+
     @staticmethod
     def _crop_like(x, target):
         """Odd sizes: drop the extra last row/column an upsampling made (no-op when shapes agree)."""
@@ -180,3 +362,23 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         )
         return config
 
+
+def _write(cache, slot, column, value):
+    """``cache`` [B, 2, width, C] with ``value`` [B, C] at (slot, column) of every example (one scatter)."""
+    batch = tf.shape(value)[0]
+    index = tf.stack([tf.range(batch), tf.fill([batch], slot), tf.fill([batch], column)], axis=1)
+    return tf.tensor_scatter_nd_update(cache, index, tf.cast(value, cache.dtype))
+
+
+def _write_column(cache, column, value):
+    """``cache`` [B, width, C] with ``value`` [B, C] at ``column``."""
+    batch = tf.shape(value)[0]
+    index = tf.stack([tf.range(batch), tf.fill([batch], column)], axis=1)
+    return tf.tensor_scatter_nd_update(cache, index, tf.cast(value, cache.dtype))
+
+
+def _two_by_two(cache, row, column):
+    """The (2, 2) window above-left of pixel (row, column): cache rows row-1, row (slots (row + 1) % 2,
+    row % 2) and columns column-1, column (cache columns column, column + 1), [B, 2, 2, C]."""
+    window = tf.slice(cache, tf.stack([0, 0, column, 0]), [-1, 2, 2, -1])
+    return tf.gather(window, tf.stack([(row + 1) % 2, row % 2]), axis=1)
