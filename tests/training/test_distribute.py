@@ -72,6 +72,16 @@ def test_per_replica_batch_size_rejects_an_uneven_split():
         strategy_lib.per_replica_batch_size(5, TwoReplicas())
 
 
+def test_jit_compile_on_one_device_only():
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert strategy_lib.jit_compile_setting(False, TwoReplicas()) == "auto"  # Keras decides
+    assert strategy_lib.jit_compile_setting(True, strategy_lib.make_strategy("one_device")) is True
+    with pytest.raises(ValueError, match="jit_compile with 2 replicas"):
+        strategy_lib.jit_compile_setting(True, TwoReplicas())
+
+
 @pytest.mark.parametrize("kind, value", [("strategy", "horovod"), ("precision", "float16")])
 def test_unknown_names_are_rejected(kind, value):
     make = strategy_lib.make_strategy if kind == "strategy" else strategy_lib.set_precision

@@ -78,8 +78,9 @@ def add_parser(commands):
                          help="mixed_float16: GPUs with tensor cores, with loss scaling; mixed_bfloat16: TPUs and "
                               "Ampere or newer GPUs; likelihoods stay float32 (default: %(default)s)")
     scaling.add_argument("--jit-compile", action="store_true",
-                         help="compile the training step with XLA: for GPUs (TPUs always compile); slower on CPU. "
-                              "Default: Keras's choice (XLA on a single GPU, not under a multi-device strategy)")
+                         help="compile the training step with XLA: for one GPU (TPUs always compile; several "
+                              "replicas cannot, Keras compiles the replicated step whole); measured slower on CPU. "
+                              "Default: Keras's choice (XLA on a single GPU, off under a strategy or on CPU)")
     audio = train.add_argument_group("audio models")
     audio.add_argument("--segment-length", type=common.POSITIVE_INT, default=4000,
                        help="samples per training segment (default: %(default)s)")
@@ -256,6 +257,10 @@ def _strategy(args):
     strategy = strategy_lib.make_strategy(args.strategy, tpu=args.tpu)
     strategy_lib.set_precision(args.precision)
     replicas = strategy.num_replicas_in_sync
+    try:
+        args.jit_compile_setting = strategy_lib.jit_compile_setting(args.jit_compile, strategy)
+    except ValueError as error:
+        raise CommandError(f"--jit-compile with --strategy {args.strategy}: {error}") from None
     if args.batch_size % replicas:
         raise CommandError(f"--batch-size {args.batch_size} is the global batch and must divide evenly over the "
                            f"{replicas} replicas of --strategy {args.strategy}; use a multiple of {replicas}")
@@ -314,7 +319,7 @@ def _run(args, strategy):
         run_lib.write_run_info(run_dir, info)
 
     model.compile(optimizer=_optimizer(args, args.epochs * steps_per_epoch),
-                  jit_compile=True if args.jit_compile else "auto")
+                  jit_compile=args.jit_compile_setting)
     if not done:
         _data_dependent_init(model, train)
     monitor = "val_loss" if validation is not None else "loss"

@@ -102,6 +102,28 @@ def set_precision(name="float32"):
     return keras.config.dtype_policy()
 
 
+def jit_compile_setting(requested, strategy=None):
+    """The ``jit_compile`` argument of ``model.compile``: True when XLA is requested, else "auto".
+
+    XLA helps on GPUs (fused element-wise ops, fewer kernel launches); a TPU compiles
+    every step anyway, and on a CPU it measured slower (bench/precision_step_time.py).
+    It needs a step whose variables sit on one device: Keras 3 compiles the whole
+    replicated step, which cannot reach the variables of another device, so several
+    replicas are refused here with a ValueError rather than failing in the first step.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if not requested:
+        return "auto"
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "auto"  # the TPU strategy compiles with XLA itself
+    if strategy.num_replicas_in_sync > 1:
+        raise ValueError(
+            f"jit_compile with {strategy.num_replicas_in_sync} replicas: Keras compiles the whole replicated step "
+            "with XLA, which cannot reach another device's variables; use one device, or leave XLA off"
+        )
+    return True
+
+
 def global_batch_size(per_replica_batch_size, strategy=None):
     """per-replica batch x replicas: the size to batch a dataset with."""
     strategy = strategy or tf.distribute.get_strategy()
@@ -186,6 +208,6 @@ def worker_run_dir(run_dir, strategy=None):
 
 
 __all__ = [
-    "PRECISIONS", "STRATEGIES", "global_batch_size", "is_chief", "local_devices", "make_strategy",
+    "PRECISIONS", "STRATEGIES", "global_batch_size", "is_chief", "jit_compile_setting", "local_devices", "make_strategy",
     "per_replica_batch_size", "set_precision", "shard", "task", "worker_run_dir",
 ]
