@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="${TFAR_CODE:-$PWD}"
-TFAR=".venv/bin/python -m tfar"
+TFAR=".venv/bin/python -P -m tfar"  # -P: import tfar from PYTHONPATH, not from the current folder
 COMMON="--data fashion_mnist --source full --conditional --batch-size 32 --steps-per-epoch 500 --lr 1e-3 --lr-schedule cosine --ema 0.999 --threads 1 --verbose 2"
 case "$1" in
   gated_pixelcnn)
