@@ -34,7 +34,7 @@ def auto_scale(height):
 
 
 def image_grid(images, num_levels, ncols=None, pad=2, scale=None, pad_value=255):
-    """Tile images into one uint8 picture.
+    """Tile images into one uint8 picture (NumPy; neither TensorFlow nor PIL has a grid tiler).
 
     Args:
       images: integer levels [N, H, W, C] with C in {1, 3} (or [N, H, W] for grey).

@@ -151,7 +151,11 @@ def write_codes_wav(path, codes, sample_rate, levels=256):
 
 
 def resample(wave, rate, target_rate):
-    """Band-limited resampling by zero-padding or truncating the spectrum (NumPy FFT)."""
+    """Band-limited resampling by zero-padding or truncating the spectrum (NumPy FFT).
+
+    Written here because TensorFlow has no audio resampler; scipy.signal.resample does the
+    same maths but would be a dependency for one function.
+    """
     if rate == target_rate:
         return wave
     n_out = max(1, int(round(len(wave) * target_rate / rate)))
@@ -164,7 +168,10 @@ def resample(wave, rate, target_rate):
 
 
 def trim_silence(wave, threshold):
-    """Drop leading/trailing samples with |x| < threshold; an all-quiet file is kept whole."""
+    """Drop leading/trailing samples with |x| < threshold; an all-quiet file is kept whole.
+
+    (Three lines of NumPy; librosa's ``effects.trim`` would pull in an audio stack for them.)
+    """
     if threshold is None or threshold <= 0:
         return wave
     loud = np.flatnonzero(np.abs(wave) >= threshold)

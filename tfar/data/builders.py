@@ -48,7 +48,11 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def parse_idx(data):
-    """Parse IDX bytes (gzipped or plain) into a numpy array (native byte order)."""
+    """Parse IDX bytes (gzipped or plain) into a numpy array (native byte order).
+
+    Written here because no library reads IDX publicly: TFDS's own MNIST builders parse the
+    same header (two zero bytes, a type code, the rank, one big-endian word per dimension).
+    """
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
@@ -141,7 +145,8 @@ def parse_cifar10_batch(data):
     """(images uint8 [N, 32, 32, 3], labels uint8 [N]) from one CIFAR-10 binary batch.
 
     Each record is 1 label byte then 3072 pixel bytes: the 1024 red, 1024 green and
-    1024 blue values of the 32x32 image, each plane in row-major order.
+    1024 blue values of the 32x32 image, each plane in row-major order. (TFDS's cifar10
+    builder reads the same records with a private function, so it is written here.)
     """
     record = 1 + 3 * 32 * 32
     if len(data) % record:
