@@ -1,4 +1,5 @@
 import math
+import re
 
 import keras
 import numpy as np
@@ -6,12 +7,23 @@ import pytest
 import tensorflow as tf
 
 from tfar.data.audio import audio_dataset
+from tfar.layers.causal_dilated_conv1d import ring_buffer_slots
 from tfar.models.wavenet import WaveNet
 from tfar.sampling import sample_fast, sample_naive
+from tfar.sampling.loop import CHUNK, fast_loop
 from tfar.testing import assert_causal, dependency_matrix, max_step_error, total_probability
 
 CORPUS = "/usr/share/asterisk/sounds/en_US_f_Allison"
 TINY = dict(residual_channels=8, dilation_channels=8, skip_channels=8)
+
+
+def sample_all(model, num_samples, **kwargs):
+    """Samples of the fast, naive and parallel methods; asserts that they are identical and returns them."""
+    fast = model.sample(num_samples, **kwargs).numpy()
+    for method in ("naive", "parallel"):
+        np.testing.assert_array_equal(model.sample(num_samples, method=method, **kwargs).numpy(), fast,
+                                      err_msg=method)
+    return fast
 
 
 def tiny(**kwargs):
@@ -52,32 +64,68 @@ def test_probabilities_sum_to_one(num_classes):
     assert abs(total - 1.0) < 1e-5
 
 
-def test_fast_sampling_equals_naive_and_keeps_the_prompt():
+def test_fast_naive_and_parallel_sampling_agree_and_keep_the_prompt():
     model = tiny()
-    fast = model.sample(3, length=40, seed=7).numpy()
-    naive = model.sample(3, length=40, seed=7, method="naive").numpy()
-    np.testing.assert_array_equal(fast, naive)
-    assert fast.shape == (3, 40) and len(np.unique(fast)) > 3
+    assert model.receptive_field == 15
+    fast = sample_all(model, 3, length=60, seed=7)  # 4 receptive fields: every ring buffer wraps around
+    assert fast.shape == (3, 60) and len(np.unique(fast)) > 3
     # a low temperature lets the (nearly flat, freshly initialised) logits rather than the noise decide
     prompt = np.random.default_rng(0).integers(0, 16, size=(3, 9))
-    fast = model.sample(3, length=30, seed=8, prefix=prompt, temperature=0.05).numpy()
-    naive = model.sample(3, length=30, seed=8, prefix=prompt, temperature=0.05, method="naive").numpy()
-    np.testing.assert_array_equal(fast, naive)
+    fast = sample_all(model, 3, length=60, seed=8, prefix=prompt, temperature=0.05)
     np.testing.assert_array_equal(fast[:, :9], prompt)
-    other = model.sample(3, length=30, seed=8, prefix=(prompt + 1) % 16, temperature=0.05).numpy()
+    other = model.sample(3, length=60, seed=8, prefix=(prompt + 1) % 16, temperature=0.05).numpy()
     assert not np.array_equal(other[:, 9:], fast[:, 9:])  # the continuation depends on the prompt
 
 
-def test_fast_sampling_equals_naive_with_global_condition():
+def test_fast_naive_and_parallel_sampling_agree_with_global_condition():
     model = tiny(num_classes=3, kernel_size=3)
-    assert max_step_error(model, condition=2, length=25) < 1e-4
+    assert max_step_error(model, condition=2, length=3 * model.receptive_field) < 1e-4
     labels = np.array([0, 2, 1])
     for temperature in (1.0, 0.05):
-        fast = model.sample(3, length=30, seed=3, condition=labels, temperature=temperature).numpy()
-        naive = model.sample(3, length=30, seed=3, condition=labels, temperature=temperature, method="naive").numpy()
-        np.testing.assert_array_equal(fast, naive)
-    other = model.sample(3, length=30, seed=3, condition=labels[::-1], temperature=0.05).numpy()
+        fast = sample_all(model, 3, length=40, seed=3, condition=labels, temperature=temperature)
+    other = model.sample(3, length=40, seed=3, condition=labels[::-1], temperature=0.05).numpy()
     assert not np.array_equal(other[0], fast[0])  # the label steers generation
+
+
+def test_ring_buffer_slots_hold_the_last_taps_of_every_layer():
+    """Simulate the packed ring buffers with the slots of ring_buffer_slots against plain per-layer histories."""
+    kernel_size, dilations = 3, [1, 2, 4, 1]
+    history = np.full(sum((kernel_size - 1) * d for d in dilations), -1)  # -1: never written (zero padding)
+    for t in range(40):  # the longest ring (8 slots) wraps around 5 times
+        read, write = (v.numpy() for v in ring_buffer_slots(tf.constant(t), kernel_size, dilations))
+        expected = [t - m * d for d in dilations for m in range(kernel_size - 1, 0, -1)]
+        np.testing.assert_array_equal(history[read], [v if v >= 0 else -1 for v in expected], err_msg=f"t={t}")
+        history[write] = t
+
+
+def _while_body(hlo_text):
+    """The text of the computation that the (first) while loop of an HLO module runs as its body."""
+    name = re.search(r"body=(%[\w.\-]+)", hlo_text).group(1)
+    start = re.search(re.escape(name) + r" \(", hlo_text).start()
+    return hlo_text[start : hlo_text.index("\n}\n", start)]
+
+
+def test_compiled_sampling_loop_updates_the_history_in_place():
+    """XLA must write the one new slot per layer into the history, not copy the whole history every step."""
+    model = tiny(num_stacks=3)
+    state = model.initial_state(2)
+    args = (tf.zeros([2], tf.int32), state, tf.constant(0), tf.constant(8), tf.constant([1, 0]), tf.constant(1.0),
+            tf.zeros([2, CHUNK], tf.int32), tf.constant(0))
+    hlo = fast_loop(model, CHUNK, jit=True).experimental_get_compiler_ir(*args)(stage="optimized_hlo")
+    body = _while_body(hlo)
+    slots = state["history"].shape[0]
+    assert f"f32[{slots},2,8]" in body  # the history is carried through the loop
+    copies = [line for line in body.splitlines() if re.search(rf"= f32\[{slots},2,8\]\S* copy\(", line)]
+    assert not copies, copies
+
+
+def test_samplers_are_built_once_per_model():
+    model = tiny(num_stacks=1)
+    for method in ("fast", "naive", "parallel"):
+        for seed in (1, 2):
+            model.sample(2, length=12, seed=seed, method=method)
+    for name in ("fast_xla", "naive", "parallel"):
+        assert getattr(model, f"_tfar_sampler_{name}").experimental_get_tracing_count() == 1, name
 
 
 def test_step_is_a_pure_function_of_explicit_state():
@@ -95,10 +143,10 @@ def test_step_is_a_pure_function_of_explicit_state():
     for before, after in zip(weights, model.weights):
         np.testing.assert_array_equal(before, after.numpy())
     # teacher-forced steps reproduce the parallel logits
-    codes = np.random.default_rng(1).integers(0, 16, size=(2, 20))
+    codes = np.random.default_rng(1).integers(0, 16, size=(2, 3 * model.receptive_field))
     full = model(codes).numpy()
     state, prev = model.initial_state(2), tf.zeros([2], tf.int32)
-    for t in range(20):
+    for t in range(codes.shape[1]):  # the ring buffers wrap around
         logits, state = model.step(prev, state)
         np.testing.assert_allclose(logits.numpy(), full[:, t], atol=1e-4)
         prev = tf.constant(codes[:, t])
@@ -133,16 +181,13 @@ def test_local_frame_influences_only_its_window_onward():
     assert abs(float(model.log_prob(codes, features=features + 1.0)[0]) - float(log_p[0])) > 1e-4
 
 
-def test_local_conditioned_sampling_fast_equals_naive():
+def test_local_conditioned_sampling_fast_naive_and_parallel_agree():
     model = tiny(num_stacks=1, local_condition_channels=3, upsample_factors=[4], num_classes=2)
     features = np.random.default_rng(5).normal(size=(2, 6, 3)).astype(np.float32)
     labels = np.array([1, 0])
     prompt = np.array([[1, 2, 3], [4, 5, 6]])
-    fast = model.sample(2, length=24, seed=1, features=features, condition=labels, prefix=prompt,
-                        temperature=0.05).numpy()
-    naive = model.sample(2, length=24, seed=1, features=features, condition=labels, prefix=prompt,
-                         temperature=0.05, method="naive").numpy()
-    np.testing.assert_array_equal(fast, naive)
+    fast = sample_all(model, 2, length=24, seed=1, features=features, condition=labels, prefix=prompt,
+                      temperature=0.05)
     np.testing.assert_array_equal(fast[:, :3], prompt)
     with pytest.raises(ValueError, match="frames cover"):
         model.sample(2, length=25, features=features, condition=labels)
@@ -245,8 +290,7 @@ def test_logistic_mixture_output_is_a_causal_normalized_distribution():
     assert_causal(model, length=6)
     assert abs(total_probability(model, length=3) - 1.0) < 1e-5
     assert max_step_error(model, length=8) < 1e-5
-    fast = model.sample(3, length=10, seed=4)
-    np.testing.assert_array_equal(fast, model.sample(3, length=10, seed=4, method="naive"))
+    sample_all(model, 3, length=10, seed=4)
     assert model.get_config()["output"] == "logistic_mixture"
     assert WaveNet.from_config(model.get_config()).get_config() == model.get_config()
 

@@ -73,7 +73,7 @@ def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefi
     n = model.num_positions(length)
     jit = bool(getattr(model, "sampling_jit_compile", False) if jit_compile is None else jit_compile)
     chunk = CHUNK if jit else n
-    run = compiled(model, "fast_xla" if jit else "fast", lambda: _fast_loop(model, CHUNK if jit else None, jit))
+    run = compiled(model, "fast_xla" if jit else "fast", lambda: fast_loop(model, CHUNK if jit else None, jit))
     prefix, prefix_len = padded_prefix(model, prefix, num_samples, -(-n // chunk) * chunk)
     state = model.initial_state(num_samples, condition=as_tensors(condition))
     x = tf.zeros([num_samples, *model.position_shape], tf.int32)
@@ -87,7 +87,7 @@ def sample_fast(model, num_samples, seed, temperature=1.0, condition=None, prefi
     return pieces[0] if len(pieces) == 1 else tf.concat(pieces, axis=1)
 
 
-def _fast_loop(model, size, jit):
+def fast_loop(model, size, jit):
     """tf.function drawing ``steps`` positions from ``start`` on; ``size`` = static output size (XLA) or None."""
 
     def run(x, state, start, steps, seed, temperature, prefix, prefix_len):
@@ -115,7 +115,7 @@ def sample_naive(model, num_samples, seed, temperature=1.0, condition=None, pref
     """
     n = model.num_positions(length)
     stop = n if stop is None else min(int(stop), n)
-    run = compiled(model, "naive", lambda: tf.function(_naive_loop(model), reduce_retracing=True))
+    run = compiled(model, "naive", lambda: tf.function(naive_loop(model), reduce_retracing=True))
     canvas, prefix_len = padded_prefix(model, prefix, num_samples, n)
     return run(canvas, tf.cast(seed, tf.int32), tf.constant(temperature, tf.float32), as_tensors(condition),
                tf.constant(prefix_len), tf.constant(stop))
@@ -128,7 +128,7 @@ def write_position(canvas, t, x):
     return tf.where(mask, tf.expand_dims(x, 1), canvas)
 
 
-def _naive_loop(model):
+def naive_loop(model):
     def run(canvas, seed, temperature, condition, prefix_len, stop):
         for t in tf.range(prefix_len, stop):
             params = model.flatten_params(model(model.unflatten(canvas), condition=condition))
