@@ -1,4 +1,6 @@
-"""DiscretizedLogisticMixture: exact formula, normalization, stability, sampling."""
+"""DiscretizedLogisticMixture against independent oracles (tfp.distributions.PixelCNN's own
+mixture likelihood, and openai's published PixelCNN++ loss in float64), normalization,
+stability, sampling."""
 
 import itertools
 
@@ -19,8 +21,37 @@ def np_softplus(z):
     return np.logaddexp(0.0, z)
 
 
-def reference_log_prob(params, x, num_levels, channels, k):
-    """PixelCNN++ log-likelihood of one pixel per row, written out in float64 NumPy."""
+def tfp_log_prob(params, x, num_levels, channels, k):
+    """The likelihood ``tfp.distributions.PixelCNN`` computes (in float64) for the same parameters.
+
+    tfp's network is replaced by the parameters themselves, so tfp's own channel coupling,
+    quantization (``QuantizedDistribution`` of a shifted ``Logistic``, tails in the edge bins)
+    and mixture produce the value: an oracle that shares no likelihood code with tfar.
+    Only the parameter layout is unpacked here: logits [K], means [C, K], log-scales [C, K]
+    (floored at -7), and coupling coefficients tanh(raw) [C(C-1)/2, K].
+    """
+    import tensorflow_probability as tfp
+
+    p = params.astype(np.float64)
+    n, c = p.shape[0], channels
+    logits = p[:, :k]
+    means = p[:, k : k + c * k].reshape(n, c, k)
+    scales = np.exp(np.maximum(p[:, k + c * k : k + 2 * c * k].reshape(n, c, k), -7.0))
+    coeffs = np.tanh(p[:, k + 2 * c * k :].reshape(n, -1, k))
+    as_tfp = [logits[:, None, None], means.transpose(0, 2, 1)[:, None, None],  # [N, 1, 1, K(, C)]
+              scales.transpose(0, 2, 1)[:, None, None]]
+    if c > 1:
+        as_tfp.append(coeffs.transpose(0, 2, 1)[:, None, None])
+    # the smallest network tfp builds on a 1x1 image; it is never called
+    dist = tfp.distributions.PixelCNN(image_shape=(1, 1, c), num_resnet=1, num_hierarchies=1, num_filters=2,
+                                      num_logistic_mix=k, low=0, high=num_levels - 1, dtype=tf.float64)
+    dist.network = lambda inputs, training=None: [tf.constant(t) for t in as_tfp]
+    return dist.log_prob(tf.constant(x.astype(np.float64)[:, None, None, :])).numpy()
+
+
+def openai_log_prob(params, x, num_levels, channels, k):
+    """openai/pixel-cnn's ``discretized_mix_logistic_loss`` (Salimans et al. 2017), per pixel, in float64:
+    edge bins take the tails, a middle bin whose mass is below 1e-5 uses the density at its centre."""
     params = params.astype(np.float64)
     logits = params[..., :k]
     means = params[..., k : k + channels * k].reshape(*params.shape[:-1], channels, k)
@@ -58,26 +89,40 @@ def random_params(head, lead, seed, mean_scale=1.0, log_scale_range=(-4.0, 0.5))
     return np.concatenate([logits, means, log_s, coeffs], axis=-1).astype(np.float32)
 
 
-@pytest.mark.parametrize("channels,levels", [(1, 256), (3, 256), (3, 16), (1, 2)])
-def test_log_prob_matches_numpy_formula(channels, levels):
-    head = DiscretizedLogisticMixture(levels, channels, num_logistic_mix=4)
-    params = random_params(head, [500], seed=channels + levels)
-    x = np.random.default_rng(1).integers(0, levels, size=[500, channels])
+def pixels_with_edges(levels, channels, seed):
+    x = np.random.default_rng(seed).integers(0, levels, size=[500, channels])
     x[:50] = 0  # edge bins explicitly
     x[50:100] = levels - 1
     x[100:120, 0] = 0
     x[120:140, -1] = levels - 1
+    return x
+
+
+@pytest.mark.parametrize("channels,levels", [(1, 256), (3, 256), (3, 16), (1, 2)])
+def test_log_prob_matches_tfp_pixel_cnn(channels, levels):
+    """Scales down to e^-1 keep every bin's mass above 1e-5, where both compute the exact bin mass."""
+    head = DiscretizedLogisticMixture(levels, channels, num_logistic_mix=4)
+    params = random_params(head, [500], seed=channels + levels, log_scale_range=(-1.0, 0.5))
+    x = pixels_with_edges(levels, channels, seed=1)
     got = head.log_prob(params, x).numpy()
-    want = reference_log_prob(params, x, levels, channels, 4)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got, tfp_log_prob(params, x, levels, channels, 4), rtol=1e-5, atol=1e-5)
 
 
-def test_underflow_fallback_matches_formula():
+@pytest.mark.parametrize("channels,levels", [(1, 256), (3, 256), (3, 16)])
+def test_log_prob_matches_openai_formula_at_all_scales(channels, levels):
+    head = DiscretizedLogisticMixture(levels, channels, num_logistic_mix=4)
+    params = random_params(head, [500], seed=channels + levels)
+    x = pixels_with_edges(levels, channels, seed=1)
+    got = head.log_prob(params, x).numpy()
+    np.testing.assert_allclose(got, openai_log_prob(params, x, levels, channels, 4), rtol=1e-4, atol=1e-4)
+
+
+def test_underflow_fallback_matches_openai_formula():
     head = DiscretizedLogisticMixture(256, 1, num_logistic_mix=2)
     params = random_params(head, [200], seed=3, mean_scale=1.0, log_scale_range=(-9.0, -6.0))
     x = np.random.default_rng(4).integers(1, 255, size=[200, 1])
     got = head.log_prob(params, x).numpy()
-    np.testing.assert_allclose(got, reference_log_prob(params, x, 256, 1, 2), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(got, openai_log_prob(params, x, 256, 1, 2), rtol=1e-4, atol=1e-3)
     assert np.all(np.isfinite(got))
 
 

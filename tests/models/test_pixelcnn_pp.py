@@ -348,3 +348,60 @@ def test_weight_norm_config_save_load_and_fit_with_ema(tmp_path):
 def test_bad_weight_norm_argument():
     with pytest.raises(ValueError, match="weight_norm"):
         PixelCNNPlusPlus((4, 4, 1), weight_norm="yes", **TINY)
+
+
+# ------------------------------------------------------------ cached step
+def teacher_forced_step_error(model, x, condition=None, jit_compile=False):
+    """Max |cached step params - full pass params| over every pixel, feeding the true pixels."""
+    batch, h_, w_, c_ = x.shape
+    full = model(x, condition=condition).numpy().reshape(batch, h_ * w_, -1)
+    state = model.initial_state(batch, condition=None if condition is None else tf.constant(condition))
+    step = tf.function(model.step, jit_compile=jit_compile)
+    flat, previous, errors = x.reshape(batch, h_ * w_, c_), np.zeros([batch, c_], np.int32), []
+    for t in range(h_ * w_):
+        params, state = step(tf.constant(previous), state)
+        errors.append(np.abs(params.numpy() - full[:, t]).max())
+        previous = flat[:, t]
+    return np.array(errors)
+
+
+@pytest.mark.parametrize("image_shape,num_hierarchies,num_resnet,num_classes", [
+    ((5, 7, 1), 3, 1, None),  # odd sizes at every level: 5x7 -> 3x4 -> 2x2
+    ((6, 5, 3), 2, 2, 3),  # RGB, conditional, two blocks per level
+    ((3, 4, 1), 1, 1, 2),  # one level: no strided or transposed layers
+])
+def test_cached_step_equals_full_pass_at_every_pixel(image_shape, num_hierarchies, num_resnet, num_classes):
+    model = make(image_shape, num_hierarchies=num_hierarchies, num_resnet=num_resnet, num_classes=num_classes)
+    x = np.random.default_rng(0).integers(0, 256, size=[2, *image_shape]).astype(np.int32)
+    condition = None if num_classes is None else np.array([0, num_classes - 1], np.int32)
+    errors = teacher_forced_step_error(model, x, condition)
+    assert errors.max() < 1e-4, f"pixel {errors.argmax()} differs by {errors.max()}"
+
+
+def test_cached_step_under_xla_and_weight_norm():
+    model = make((5, 5, 1), num_hierarchies=3, num_classes=2, weight_norm=True)
+    x = np.random.default_rng(1).integers(0, 256, size=[3, 5, 5, 1]).astype(np.int32)
+    model.data_dependent_init(x, condition=np.array([0, 1, 1]))
+    errors = teacher_forced_step_error(model, x, np.array([0, 1, 1], np.int32), jit_compile=True)
+    assert errors.max() < 1e-4, f"pixel {errors.argmax()} differs by {errors.max()}"
+
+
+def test_cached_state_holds_no_image_sized_tensor():
+    """The state is caches of two rows at most: nothing grows with the image height."""
+    for height in (4, 12):
+        model = make((height, 6, 3), num_hierarchies=2, num_classes=2)
+        state = model.initial_state(2, condition=tf.constant([0, 1]))
+        per_example = {k: int(np.prod(v.shape[1:])) for k, v in tf.nest.flatten_with_joint_paths(state) if v.shape.rank}
+        assert "canvas" not in state
+        assert max(per_example.values()) <= 2 * (6 + 2) * 2 * model.num_filters, per_example
+        sizes = sorted(per_example.items())
+        if height == 4:
+            small = sizes
+    assert sizes == small  # the same caches whatever the height
+
+
+def test_fast_equals_naive_odd_sizes_three_levels():
+    model = make((5, 3, 1), num_hierarchies=3, num_classes=2)
+    kwargs = dict(condition=np.array([1, 0]), seed=9)
+    fast = model.sample(2, **kwargs).numpy()
+    np.testing.assert_array_equal(fast, model.sample(2, method="naive", **kwargs).numpy())

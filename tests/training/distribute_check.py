@@ -34,6 +34,9 @@ TINY = {  # a class-conditional variant for two of them, to carry labels through
     "DiagonalBiLSTM": (models.DiagonalBiLSTM, dict(image_shape=IMAGE, units=6, num_layers=1, output_filters=6)),
     "WaveNet": (models.WaveNet, dict(num_stacks=1, layers_per_stack=2, residual_channels=4, dilation_channels=4,
                                      skip_channels=4, num_classes=2)),
+    # float16 compute with the loss scale of a LossScaleOptimizer, under both strategies
+    "PixelCNN mixed_float16": (models.PixelCNN, dict(image_shape=IMAGE, filters=6, num_residual_blocks=1,
+                                                     output_filters=6, dtype="mixed_float16")),
 }
 # 11 examples in global batches of 4: 4, 4 and 3, so the last step splits 2 + 1 over the replicas
 # (an empty replica batch trips a TensorFlow CPU bug: conv2d returns its input for a 0-size batch)

@@ -18,7 +18,11 @@ import tensorflow as tf
 from tfar.training import strategy as strategy_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = ["PixelCNN", "GatedPixelCNN", "PixelCNNPlusPlus", "RowLSTM", "DiagonalBiLSTM", "WaveNet"]
+MODELS = ["PixelCNN", "GatedPixelCNN", "PixelCNNPlusPlus", "RowLSTM", "DiagonalBiLSTM", "WaveNet",
+          "PixelCNN mixed_float16"]
+# largest weight gap allowed, relative to how far the weights moved: summation order differs
+# between one device and two replicas, float16 rounds more; a missing 1/replicas scale gives ~1
+RELATIVE_GAP = {"PixelCNN mixed_float16": 1e-2}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +40,7 @@ def comparison():
 def test_two_replicas_take_the_same_sgd_steps_as_one_device(comparison, name):
     record = comparison[name]
     assert record["moved"] > 1e-4  # three steps moved the weights, so a scaling error would show
-    # float tolerance: summation order differs; a missing 1/replicas scale gives gap ~ moved
-    assert record["gap"] <= 1e-3 * record["moved"], record
+    assert record["gap"] <= RELATIVE_GAP.get(name, 1e-3) * record["moved"], record
 
 
 @pytest.mark.parametrize("name", MODELS)

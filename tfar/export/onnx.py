@@ -30,22 +30,31 @@ def _branch_shapes_fixed(graph):
     """The frozen GraphDef with the input shapes of every ``tf.cond`` branch filled in.
 
     Freezing leaves the branch functions' arguments with unknown rank, and tf2onnx
-    then cannot convert shape-dependent ops inside a branch (Conv, Unpack, ReverseV2),
-    as in a cached step that updates its cache only at row starts. The shapes are the
-    ``If`` node's inputs after the predicate.
+    then cannot convert shape-dependent ops inside a branch (Conv, Unpack, ReverseV2,
+    ConcatV2), as in a cached step that updates its cache only at row starts. The shapes
+    are the ``If`` node's inputs after the predicate. A branch holding a ``tf.cond`` of
+    its own (PixelCNN++ updates a coarser level inside the row update of a finer one) is
+    rebuilt as a graph with its argument shapes, which gives the inner node's inputs.
     """
+    from tensorflow.python.framework.function_def_to_graph import function_def_to_graph
+
     graph_def = graph.as_graph_def(add_shapes=True)
     library = {f.signature.name: f for f in graph_def.library.function}
-    for op in graph.get_operations():
-        if op.type not in ("If", "StatelessIf"):
-            continue
-        shapes = [t.shape for t in op.inputs[1:]]
-        for branch in ("then_branch", "else_branch"):
-            function = library[op.get_attr(branch).name]
-            for i, shape in enumerate(shapes):
-                listed = function.arg_attr[i].attr["_output_shapes"].list
-                del listed.shape[:]
-                listed.shape.add().CopyFrom(shape.as_proto())
+
+    def fill(if_ops):
+        for op in if_ops:
+            shapes = [t.shape for t in op.inputs[1:]]
+            for branch in ("then_branch", "else_branch"):
+                function = library[op.get_attr(branch).name]
+                for i, shape in enumerate(shapes):
+                    listed = function.arg_attr[i].attr["_output_shapes"].list
+                    del listed.shape[:]
+                    listed.shape.add().CopyFrom(shape.as_proto())
+                inner = [o for o in function_def_to_graph(function, input_shapes=shapes).get_operations()
+                         if o.type in ("If", "StatelessIf")]
+                fill(inner)
+
+    fill([op for op in graph.get_operations() if op.type in ("If", "StatelessIf")])
     return graph_def
 
 
