@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from tfar import arg_checks  # noqa: E402
 from tfar.distributions import head_for  # noqa: E402
 from tfar.distributions.discretized_logistic_mixture import DiscretizedLogisticMixture  # noqa: E402
-from tfar.layers import CausalDilatedConv1D, DiagonalBiLSTM, GatedBlock, MaskedConv2D, RowLSTM  # noqa: E402
+from tfar.layers import CausalDilatedConv1D, DiagonalBiLSTMLayer, GatedBlock, MaskedConv2D, RowLSTMLayer  # noqa: E402
 from tfar.layers import GatedResNet, ShiftedConv2D, ShiftedConv2DTranspose  # noqa: E402
 from tfar.models import GatedPixelCNN, PixelCNN, PixelCNNPlusPlus  # noqa: E402
 from tfar.models import pixelrnn  # noqa: E402
@@ -68,9 +68,9 @@ CONSTRUCTORS = {
     "MaskedConv2D.color_channels": (lambda v: MaskedConv2D(3, 3, color_channels=v), "color_channels", 1),
     "GatedBlock.filters": (lambda v: GatedBlock(v), "filters", 1),
     "GatedBlock.condition_dim": (lambda v: GatedBlock(3, condition_dim=v), "condition_dim", 1),
-    "RowLSTM.units": (lambda v: RowLSTM(v), "units", 1),
-    "RowLSTM.kernel_size": (lambda v: RowLSTM(3, kernel_size=v), "kernel_size", 1),
-    "DiagonalBiLSTM.units": (lambda v: DiagonalBiLSTM(v), "units", 1),
+    "RowLSTMLayer.units": (lambda v: RowLSTMLayer(v), "units", 1),
+    "RowLSTMLayer.kernel_size": (lambda v: RowLSTMLayer(3, kernel_size=v), "kernel_size", 1),
+    "DiagonalBiLSTMLayer.units": (lambda v: DiagonalBiLSTMLayer(v), "units", 1),
     "ShiftedConv2D.filters": (lambda v: ShiftedConv2D(v), "filters", 1),
     "ShiftedConv2D.strides": (lambda v: ShiftedConv2D(4, strides=v), "strides", 1),
     "ShiftedConv2DTranspose.filters": (lambda v: ShiftedConv2DTranspose(v), "filters", 1),

@@ -15,7 +15,7 @@ def check_round_trip():
         cls = type(layer)
         clone = cls.from_config(layer.get_config())
         assert clone.get_config() == layer.get_config()
-        import tfar.models.pixelrnn  # noqa: F401 - registers the models of the same class names
+        import tfar.models.pixelrnn  # noqa: F401 - registers the models RowLSTM and DiagonalBiLSTM
 
         restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
         assert type(restored) is cls  # not the model: the layer is registered under its own name

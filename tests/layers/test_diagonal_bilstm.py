@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfar.layers.diagonal_bilstm import DiagonalBiLSTM, mirror, shift_down  # noqa: E402
+from tfar.layers.diagonal_bilstm import DiagonalBiLSTMLayer, mirror, shift_down  # noqa: E402
 from tfar.layers.skew import skew, unskew  # noqa: E402
 
 
@@ -104,7 +104,7 @@ def randomize(layer, seed=0):
 @pytest.mark.parametrize("colors,in_channels,units,shape", [(1, 2, 3, (4, 5)), (3, 6, 6, (5, 3)), (1, 1, 2, (1, 4))])
 def test_matches_numpy_reference(colors, in_channels, units, shape):
     x = np.random.default_rng(1).normal(size=(2, *shape, in_channels)).astype(np.float32)
-    layer = DiagonalBiLSTM(units, color_channels=colors)
+    layer = DiagonalBiLSTMLayer(units, color_channels=colors)
     layer(x)
     randomize(layer)
     expected = diagonal_reference(layer, x, colors)
@@ -116,7 +116,7 @@ def test_matches_numpy_reference_with_row_inputs():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(2, 4, 5, 3)).astype(np.float32)
     rows = rng.normal(size=(2, 4, 5, 3)).astype(np.float32)
-    layer = DiagonalBiLSTM(3, color_channels=3)
+    layer = DiagonalBiLSTMLayer(3, color_channels=3)
     layer(x, row_inputs=rows)
     randomize(layer, seed=4)
     np.testing.assert_allclose(layer(x, row_inputs=rows).numpy(), diagonal_reference(layer, x, 3, rows), atol=2e-5)
@@ -130,7 +130,7 @@ def test_forward_pixels_and_backward_rows_equal_the_layer(colors, in_channels, u
     rng = np.random.default_rng(6)
     x = rng.normal(size=(2, height, width, in_channels)).astype(np.float32)
     rows = rng.normal(size=(2, height, width, 3)).astype(np.float32) if with_rows else None
-    layer = DiagonalBiLSTM(units, color_channels=colors)
+    layer = DiagonalBiLSTMLayer(units, color_channels=colors)
     layer(x, row_inputs=rows) if with_rows else layer(x)
     randomize(layer, seed=7)
     expected = diagonal_reference(layer, x, colors, rows)
@@ -163,7 +163,7 @@ def dependency(layer, shape, seed=0, with_rows=False):
 
 def test_exact_dependencies_full_context_and_colour_order():
     height, width, colors, units = 4, 5, 3, 3
-    layer = DiagonalBiLSTM(units, color_channels=colors)
+    layer = DiagonalBiLSTMLayer(units, color_channels=colors)
     deps, _ = dependency(layer, (height, width, colors))
     expected = np.zeros_like(deps)
     for i in range(height):
@@ -178,7 +178,7 @@ def test_exact_dependencies_full_context_and_colour_order():
 
 def test_row_inputs_reach_only_earlier_rows():
     height, width = 3, 4
-    layer = DiagonalBiLSTM(2)
+    layer = DiagonalBiLSTMLayer(2)
     _, deps_rows = dependency(layer, (height, width, 1), with_rows=True)
     for i in range(height):
         for j in range(width):
@@ -189,7 +189,7 @@ def test_row_inputs_reach_only_earlier_rows():
 
 
 def test_row_inputs_must_be_consistent():
-    layer = DiagonalBiLSTM(2)
+    layer = DiagonalBiLSTMLayer(2)
     layer(np.zeros((1, 3, 3, 1), np.float32))
     with pytest.raises(ValueError, match="row_inputs must be passed on every call or on none"):
         layer(np.zeros((1, 3, 3, 1), np.float32), row_inputs=np.zeros((1, 3, 3, 1), np.float32))
@@ -197,12 +197,12 @@ def test_row_inputs_must_be_consistent():
 
 def test_config_round_trip_and_registration(check_round_trip):
     x = np.random.default_rng(0).normal(size=(1, 3, 4, 3)).astype(np.float32)
-    check_round_trip(DiagonalBiLSTM(6, color_channels=3, unit_forget_bias=False, name="diag"), x)
+    check_round_trip(DiagonalBiLSTMLayer(6, color_channels=3, unit_forget_bias=False, name="diag"), x)
 
 
 def test_mixed_precision_policy(check_mixed_precision):
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype(np.float32)
-    check_mixed_precision(lambda **kwargs: DiagonalBiLSTM(4, **kwargs), x)
+    check_mixed_precision(lambda **kwargs: DiagonalBiLSTMLayer(4, **kwargs), x)
 
 
 @pytest.mark.parametrize(
@@ -215,4 +215,4 @@ def test_mixed_precision_policy(check_mixed_precision):
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        DiagonalBiLSTM(**kwargs)
+        DiagonalBiLSTMLayer(**kwargs)

@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfar.layers.row_lstm import RowLSTM  # noqa: E402
+from tfar.layers.row_lstm import RowLSTMLayer  # noqa: E402
 
 
 def sigmoid(v):
@@ -64,7 +64,7 @@ def randomize(layer, seed=0):
 @pytest.mark.parametrize("colors,in_channels,units,kernel_size", [(1, 2, 3, 3), (3, 6, 6, 3), (3, 3, 3, 5)])
 def test_matches_numpy_reference(colors, in_channels, units, kernel_size):
     x = np.random.default_rng(1).normal(size=(2, 4, 5, in_channels)).astype(np.float32)
-    layer = RowLSTM(units, kernel_size=kernel_size, color_channels=colors)
+    layer = RowLSTMLayer(units, kernel_size=kernel_size, color_channels=colors)
     layer(x)
     randomize(layer)
     expected = row_lstm_reference(x, layer.kernel.numpy(), layer.recurrent_kernel.numpy(), layer.bias.numpy(), colors)
@@ -78,7 +78,7 @@ def test_pixel_steps_in_raster_order_equal_the_layer(colors, in_channels, units,
     """``pixel_step`` pixel by pixel, carrying (h, c) of the row above, reproduces the NumPy reference."""
     height, width, half = 4, 5, kernel_size // 2
     x = np.random.default_rng(3).normal(size=(2, height, width, in_channels)).astype(np.float32)
-    layer = RowLSTM(units, kernel_size=kernel_size, color_channels=colors)
+    layer = RowLSTMLayer(units, kernel_size=kernel_size, color_channels=colors)
     layer(x)
     randomize(layer, seed=5)
     expected = row_lstm_reference(x, layer.kernel.numpy(), layer.recurrent_kernel.numpy(), layer.bias.numpy(), colors)
@@ -107,7 +107,7 @@ def dependency(layer, shape, seed=0):
 @pytest.mark.parametrize("kernel_size", [3, 5])
 def test_exact_dependencies_triangle_and_colour_order(kernel_size):
     height, width, colors, units = 4, 7, 3, 3
-    layer = RowLSTM(units, kernel_size=kernel_size, color_channels=colors)
+    layer = RowLSTMLayer(units, kernel_size=kernel_size, color_channels=colors)
     deps = dependency(layer, (height, width, colors))
     r = kernel_size // 2
     expected = np.zeros_like(deps)
@@ -128,7 +128,7 @@ def test_exact_dependencies_triangle_and_colour_order(kernel_size):
 
 
 def test_red_state_ignores_green_and_blue_of_the_same_pixel():
-    layer = RowLSTM(6, color_channels=3)
+    layer = RowLSTMLayer(6, color_channels=3)
     deps = dependency(layer, (3, 4, 3), seed=3)
     red_units = slice(0, 2)
     assert not deps[1, 2, red_units, 1, 2, 1:].any()  # R never reads G, B of its own pixel
@@ -138,11 +138,11 @@ def test_red_state_ignores_green_and_blue_of_the_same_pixel():
 
 def test_config_round_trip_and_registration(check_round_trip):
     x = np.random.default_rng(0).normal(size=(1, 3, 4, 3)).astype(np.float32)
-    check_round_trip(RowLSTM(6, kernel_size=5, color_channels=3, unit_forget_bias=False, name="rows"), x)
+    check_round_trip(RowLSTMLayer(6, kernel_size=5, color_channels=3, unit_forget_bias=False, name="rows"), x)
 
 
 def test_forget_bias_starts_at_one_in_colour_major_layout():
-    layer = RowLSTM(6, color_channels=3)
+    layer = RowLSTMLayer(6, color_channels=3)
     layer(np.zeros((1, 2, 2, 3), np.float32))
     bias = layer.bias.numpy().reshape(3, 4, 2)
     np.testing.assert_array_equal(bias[:, 1], 1.0)
@@ -151,7 +151,7 @@ def test_forget_bias_starts_at_one_in_colour_major_layout():
 
 def test_mixed_precision_policy(check_mixed_precision):
     x = np.random.default_rng(0).normal(size=(2, 3, 4, 2)).astype(np.float32)
-    check_mixed_precision(lambda **kwargs: RowLSTM(4, **kwargs), x)
+    check_mixed_precision(lambda **kwargs: RowLSTMLayer(4, **kwargs), x)
 
 
 @pytest.mark.parametrize(
@@ -165,9 +165,9 @@ def test_mixed_precision_policy(check_mixed_precision):
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        RowLSTM(**kwargs)
+        RowLSTMLayer(**kwargs)
 
 
 def test_input_channels_must_split_into_colour_groups():
     with pytest.raises(ValueError, match="divisible by color_channels=3"):
-        RowLSTM(3, color_channels=3)(np.zeros((1, 2, 2, 4), np.float32))
+        RowLSTMLayer(3, color_channels=3)(np.zeros((1, 2, 2, 4), np.float32))

@@ -58,7 +58,7 @@ def shift_down(x):
 
 
 @keras.saving.register_keras_serializable(package="tfar", name="DiagonalBiLSTMLayer")
-class DiagonalBiLSTM(GroupedLSTMLayer):
+class DiagonalBiLSTMLayer(GroupedLSTMLayer):
     """Bidirectional diagonal LSTM over [batch, H, W, channels]; returns [batch, H, W, units].
 
     Args:

@@ -62,8 +62,8 @@ def lstm_cell(z, c_prev, color_channels):
 class GroupedLSTMLayer(keras.layers.Layer):
     """What the PixelRNN LSTM layers share: their arguments, input check, gate bias and config.
 
-    Not a layer of its own: :class:`RowLSTM` and
-    :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTM` add their weights and recurrence.
+    Not a layer of its own: :class:`RowLSTMLayer` and
+    :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTMLayer` add their weights and recurrence.
     """
 
     def __init__(
@@ -108,7 +108,7 @@ class GroupedLSTMLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfar", name="RowLSTMLayer")
-class RowLSTM(GroupedLSTMLayer):
+class RowLSTMLayer(GroupedLSTMLayer):
     """Row LSTM over a [batch, H, W, channels] map; returns hidden states [batch, H, W, units].
 
     Args:

@@ -5,8 +5,8 @@
       -> ReLU, 1x1 "B" (output_filters), ReLU, 1x1 "B" (C * levels)
       -> softmax over levels per sub-pixel (R -> G -> B)
 
-The LSTM layer is :class:`tfar.layers.row_lstm.RowLSTM` (receptive field: the triangle
-above a pixel) or :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTM` (every earlier
+The LSTM layer is :class:`tfar.layers.row_lstm.RowLSTMLayer` (receptive field: the triangle
+above a pixel) or :class:`tfar.layers.diagonal_bilstm.DiagonalBiLSTMLayer` (every earlier
 pixel). The residual connections are those of sec. 3.4. With ``num_classes`` a learned
 per-class bias is added to the input of every LSTM layer.
 
@@ -169,7 +169,7 @@ class RowLSTM(_PixelRNN):
                          output_filters=output_filters, kernel_size=kernel_size, num_classes=num_classes, **kwargs)
 
     def _make_lstm(self, units, colors, name):
-        return row_lstm_layer.RowLSTM(units, self.lstm_kernel_size, colors, name=name)
+        return row_lstm_layer.RowLSTMLayer(units, self.lstm_kernel_size, colors, name=name)
 
     # sampling state of layer l (k = lstm_kernel_size // 2):
     #   inputs<l> [B, k, 2u]          the layer input at the k pixels left of the current one
@@ -230,7 +230,7 @@ class DiagonalBiLSTM(_PixelRNN):
                          output_filters=output_filters, kernel_size=kernel_size, num_classes=num_classes, **kwargs)
 
     def _make_lstm(self, units, colors, name):
-        return diagonal_bilstm_layer.DiagonalBiLSTM(units, colors, name=name)
+        return diagonal_bilstm_layer.DiagonalBiLSTMLayer(units, colors, name=name)
 
     # sampling state of layer l:
     #   inputs<l>      [B, W, 2u]     the layer inputs of the current row so far
