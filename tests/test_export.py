@@ -20,8 +20,8 @@ import tensorflow as tf
 
 import tfar.models
 from tfar.cli.export import run as export_main
-from tfar.export.onnx import onnx
-from tfar.export.saved_model import flatten_state, saved_model
+from tfar.export.onnx_graphs import onnx
+from tfar.export.saved_model_signatures import flatten_state, saved_model
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import PixelCNN
 

@@ -68,8 +68,8 @@ def load_source(source, weights="best", untrained=False, overrides=None):
 
 def run(args):
     """Run ``tfar export``; ``args`` is an argparse Namespace or a list of strings. Returns 0."""
-    from tfar.export.onnx import onnx
-    from tfar.export.saved_model import check_dir, saved_model
+    from tfar.export.onnx_graphs import onnx
+    from tfar.export.saved_model_signatures import check_dir, saved_model
 
     if args is None or isinstance(args, (list, tuple)):
         args = build_parser().parse_args(args)

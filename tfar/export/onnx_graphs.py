@@ -13,7 +13,7 @@ the caller, who owns the state and the noise:
 ``params`` are the next position's distribution parameters (logits for the softmax
 and Bernoulli heads); draw x_t from them, e.g. ``argmax(logits / T + Gumbel noise)``,
 and feed ``next_state__*`` back as ``state__*``. Names are listed in
-``tfar_export.json``; the state naming is that of :mod:`tfar.export.saved_model`.
+``tfar_export.json``; the state naming is that of :mod:`tfar.export.saved_model_signatures`.
 """
 
 import os
@@ -21,7 +21,7 @@ import os
 import tensorflow as tf
 
 from tfar.arg_checks import checked_int
-from tfar.export.saved_model import check_dir, check_model, describe, model_functions, model_metadata, write_metadata
+from tfar.export.saved_model_signatures import check_dir, check_model, describe, model_functions, model_metadata, write_metadata
 
 DEFAULT_OPSET = 17
 
