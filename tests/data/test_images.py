@@ -241,6 +241,23 @@ def test_default_folder_is_found_and_an_unwritable_data_dir_falls_back(tmp_path,
         load("fashion_mnist", data_dir=str(tmp_path / "other"), manual_dir=str(folder))
 
 
+def test_a_preparation_that_loses_the_race_to_another_process_reads_the_winner(tmp_path, monkeypatch):
+    """Two trainings started together both prepare; the second's final rename finds the folder taken."""
+    folder = tmp_path / "system_files"
+    fake = _write_fake_idx_dir(str(folder), seed=12)
+    monkeypatch.setitem(images._INFO["fashion_mnist"], "default_dir", str(folder))
+    real_prepare = images._prepare_local
+
+    def other_process_wins(builder, files_dir):
+        real_prepare(builder, files_dir)  # the other process's preparation, complete
+        raise OSError(f"Cannot rename incomplete.X. Destination {builder.data_dir} already exists.")
+
+    monkeypatch.setattr(images, "_prepare_local", other_process_wins)
+    x, _ = _collect(load("fashion_mnist", split="test", data_dir=str(tmp_path / "data"), batch_size=None,
+                         with_labels=True))
+    np.testing.assert_array_equal(x, fake["test"][0])  # the full files, not the embedded fallback
+
+
 # --- the embedded sample ---------------------------------------------------------------------
 
 

@@ -311,6 +311,12 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
             try:
                 _prepare_local(local, files_dir)
             except OSError as error:
+                # another process (a second training started at the same time) may have
+                # prepared the same version first: its rename won, ours found the folder taken
+                local = builders.BUILDERS[name](data_dir=data_dir)
+                if (epath.Path(local.data_dir) / "dataset_info.json").exists() and local.is_prepared():
+                    logger.info("tfar.data: %s was prepared by another process in %s", name, local.data_dir)
+                    return _from_builder(local, split, shuffle, seed, info)
                 if origin != "default":
                     raise
                 # Files found by themselves but data_dir not writable: go on to the next source.
