@@ -1,5 +1,6 @@
 """PixelCNN++: per-pixel causality, normalization, sampling, round trips, and its layers."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -391,7 +392,8 @@ def test_cached_state_holds_no_image_sized_tensor():
     for height in (4, 12):
         model = make((height, 6, 3), num_hierarchies=2, num_classes=2)
         state = model.initial_state(2, condition=tf.constant([0, 1]))
-        per_example = {k: int(np.prod(v.shape[1:])) for k, v in tf.nest.flatten_with_joint_paths(state) if v.shape.rank}
+        per_example = {"/".join(map(str, k)): int(np.prod(v.shape[1:]))
+                       for k, v in keras.tree.flatten_with_path(state) if v.shape.rank}
         assert "canvas" not in state
         assert max(per_example.values()) <= 2 * (6 + 2) * 2 * model.num_filters, per_example
         sizes = sorted(per_example.items())
