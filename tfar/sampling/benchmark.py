@@ -26,9 +26,10 @@ def _repeats(repeats):
 
 
 def timed_runs(functions, repeats=MIN_REPEATS):
-    """{name: (seconds of each timed run, last result)} for zero-argument callables.
+    """{name: (seconds of each timed run, last result, seconds of the warm-up run)} for zero-argument callables.
 
-    Every function runs once untimed first; then ``repeats`` interleaved rounds.
+    Every function runs once first, the warm-up (timed apart: it includes tracing and
+    compiling); then ``repeats`` interleaved timed rounds.
     A result is converted with ``.numpy()`` where possible, so that the time
     includes the computation, not just its dispatch.
     """
@@ -38,21 +39,26 @@ def timed_runs(functions, repeats=MIN_REPEATS):
         out = fn()
         return tf.nest.map_structure(lambda v: v.numpy() if hasattr(v, "numpy") else v, out)
 
-    results = {name: call(fn) for name, fn in functions.items()}
+    results, warmup = {}, {}
+    for name, fn in functions.items():
+        start = time.perf_counter()
+        results[name] = call(fn)
+        warmup[name] = time.perf_counter() - start
     seconds = {name: [] for name in functions}
     for _ in range(repeats):
         for name, fn in functions.items():
             start = time.perf_counter()
             results[name] = call(fn)
             seconds[name].append(time.perf_counter() - start)
-    return {name: (seconds[name], results[name]) for name in functions}
+    return {name: (seconds[name], results[name], warmup[name]) for name in functions}
 
 
 def compare_methods(model, num_samples=4, condition=None, length=None, seed=1, repeats=MIN_REPEATS,
                     methods=("fast", "naive")):
     """Median seconds of each sampling method, side by side, on the same seed.
 
-    Returns {"<method>_seconds", "<method>_runs" (every timed run), "speedup"
+    Returns {"<method>_seconds" (median of the timed runs), "<method>_runs" (every timed
+    run), "<method>_warmup_seconds" (the first run, kept out of the median), "speedup"
     (naive / fast, when both ran), "identical" (all methods gave the same samples),
     "repeats"}; with "parallel" also "parallel_iterations" (full network passes) and
     "positions" (what plain ancestral sampling needs). Fast and naive run through
@@ -74,9 +80,10 @@ def compare_methods(model, num_samples=4, condition=None, length=None, seed=1, r
         functions["parallel"] = parallel
     runs = timed_runs({m: functions[m] for m in methods}, repeats)
     result = {}
-    for method, (seconds, _) in runs.items():
+    for method, (seconds, _, warmup) in runs.items():
         result[f"{method}_seconds"] = round(statistics.median(seconds), 6)
         result[f"{method}_runs"] = [round(s, 6) for s in seconds]
+        result[f"{method}_warmup_seconds"] = round(warmup, 6)
     if "fast" in methods and "naive" in methods:
         result["speedup"] = round(result["naive_seconds"] / result["fast_seconds"], 2)
     samples = [runs[m][1][0] if m == "parallel" else runs[m][1] for m in methods]
