@@ -90,11 +90,11 @@ def zoo_samplers(num, config):
 
 
 def timed_rounds(draws, rounds, image_shape, num):
-    """Warm each sampler, then ``rounds`` alternating timed draws: (first, wall, cpu) dicts."""
-    first, wall, cpu = {}, {name: [] for name in draws}, {name: [] for name in draws}
+    """Warm each sampler, then ``rounds`` alternating timed draws: (first, wall, cpu, first images) dicts."""
+    first, wall, cpu, drawn = {}, {name: [] for name in draws}, {name: [] for name in draws}, {}
     for name, draw in draws.items():
         start = time.perf_counter()
-        images = draw(0)
+        images = drawn[name] = draw(0)
         first[name] = time.perf_counter() - start
         if images.shape != (num, *image_shape) or images.min() < 0 or images.max() > 255:
             raise RuntimeError(f"{name} drew {images.shape} in [{images.min()}, {images.max()}]")
@@ -106,7 +106,7 @@ def timed_rounds(draws, rounds, image_shape, num):
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in wall.items()), flush=True)
-    return first, wall, cpu
+    return first, wall, cpu, drawn
 
 
 def main(argv=None):
@@ -114,7 +114,7 @@ def main(argv=None):
     parser.add_argument("--num", type=int, default=4, help="images per draw")
     parser.add_argument("--rounds", type=int, default=3, help="timed draws per sampler, after a first one")
     parser.add_argument("--size", type=int, default=28, help="image height and width")
-    parser.add_argument("--quick", action="store_true", help="smoke mode: 8x8 images, one timed round")
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 8x8 images, 3 timed rounds")
     parser.add_argument("--zoo", action="store_true", help="also time conditional samples of the zoo entry/config")
     parser.add_argument("--zoo-num", type=int, default=100)
     parser.add_argument("--zoo-config", default=json.dumps(ZOO_CONFIG), help="JSON constructor arguments")
@@ -124,7 +124,7 @@ def main(argv=None):
                         help="path stem for the .json and .md results")
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.rounds = 8, 1
+        args.size, args.rounds = 8, 3
     if args.num < 1 or args.rounds < 1 or args.size < 2:
         parser.error("--num and --rounds must be positive and --size at least 2")
 
@@ -132,7 +132,7 @@ def main(argv=None):
     image_shape = (args.size, args.size, 1)
     draws = samplers(image_shape, args.num, real_batch(image_shape, args.data_dir))
     draws = {k: v for k, v in draws.items() if k not in args.skip.split(",")}
-    first, seconds, cpu = timed_rounds(draws, args.rounds, image_shape, args.num)
+    first, seconds, cpu, drawn = timed_rounds(draws, args.rounds, image_shape, args.num)
     median = {name: statistics.median(v) for name, v in seconds.items()}
     cpu_median = {name: statistics.median(v) for name, v in cpu.items()}
     script = os.path.relpath(os.path.abspath(__file__), os.path.dirname(HERE))
@@ -152,11 +152,14 @@ def main(argv=None):
             for k, v in seconds.items() if k.startswith("tfar")} if "tfp_tf_function" in seconds else {},
         "cpu_speedup_vs_tfp": {k: round(cpu_median["tfp"] / v, 2) for k, v in cpu_median.items()
                                if k != "tfp"} if "tfp" in cpu_median else {},
+        # the same seed gives the same noise, so the fast and the naive sampler must draw the same images
+        "tfar_fast_equals_naive": bool(np.array_equal(drawn["tfar_fast"], drawn["tfar_naive"]))
+        if {"tfar_fast", "tfar_naive"} <= set(drawn) else None,
     }
     if args.zoo:
         zoo_config = json.loads(args.zoo_config)
         zoo_draws, entry_config = zoo_samplers(args.zoo_num, zoo_config)
-        z_first, z_wall, z_cpu = timed_rounds(zoo_draws, args.rounds, (28, 28, 1), args.zoo_num)
+        z_first, z_wall, z_cpu, _ = timed_rounds(zoo_draws, args.rounds, (28, 28, 1), args.zoo_num)
         result["zoo"] = {
             "num_samples": args.zoo_num, "entry_config": entry_config, "config": zoo_config,
             "first_draw_seconds": {k: round(v, 2) for k, v in z_first.items()},

@@ -1,9 +1,12 @@
-"""The PixelCNN++ vs tfp benchmark script runs end to end in its quick mode."""
+"""The PixelCNN++ vs tfp benchmark scripts, run end to end on tiny networks: their reported medians and
+ratios follow from the timings they report, and fast == naive sampling is checked. No speed is asserted."""
 
 import gzip
 import importlib.util
 import json
+import math
 import os
+import statistics
 
 import numpy as np
 import pytest
@@ -34,23 +37,36 @@ def test_idx_reader_round_trip(tmp_path):
         bench.read_idx_images(bad)
 
 
-def test_quick_run_writes_results(tmp_path):
+TINY = dict(num_resnet=1, num_hierarchies=2, num_filters=8, num_logistic_mix=2, dropout_p=0.3)
+
+
+def test_short_run_reports_consistent_medians_and_ratios(tmp_path, monkeypatch):
+    """A tiny network and 2 x 0.5 s chunks: every reported median and ratio follows from the chunks."""
     bench = load_bench()
+    monkeypatch.setattr(bench, "CONFIG", TINY)
     stem = str(tmp_path / "result")
-    result = bench.main(["--quick", "--output", stem])
+    budget, chunk, batch = 1.0, 0.5, 8
+    result = bench.main(["--budget", str(budget), "--chunk", str(chunk), "--test-size", "16",
+                         "--batch-size", str(batch), "--output", stem])
     with open(stem + ".json") as f:
         saved = json.load(f)
     assert saved == json.loads(json.dumps(result))
-    assert saved["quick"] and saved["test_images"] == 64
-    assert saved["config"]["num_filters"] == 32 and saved["config"]["num_hierarchies"] == 2
-    for name in ("tfar", "tfp"):
+    assert not saved["quick"] and saved["test_images"] == 16 and saved["config"]["num_filters"] == 8
+    chunks = {name: saved[name]["images_per_second_chunks"] for name in ("tfar", "tfar_wn", "tfp")}
+    for name, rates in chunks.items():
         entry = saved[name]
-        assert entry["images_trained"] > 0 and entry["images_per_second_median"] > 0
-        assert 0 < entry["test_bits_per_dim"] < 16
-    assert saved["speed_ratio_median"] > 0
+        assert len(rates) == math.ceil(budget / chunk), name  # alternating chunks until the budget is spent
+        assert entry["images_per_second_median"] == pytest.approx(statistics.median(rates), abs=0.011)
+        assert entry["train_seconds"] >= budget  # each chunk runs until its seconds have passed
+        assert entry["images_trained"] % batch == 0 and entry["images_trained"] >= batch * len(rates)
+        assert entry["compile_seconds"] > 0  # the first (tracing) step is reported apart from the chunks
+        assert math.isfinite(entry["final_train_loss_nats_per_dim"]) and 0 < entry["test_bits_per_dim"] < 16
+    for key, name in (("speed_ratio_median", "tfar"), ("speed_ratio_wn_median", "tfar_wn")):
+        paired = statistics.median(a / b for a, b in zip(chunks[name], chunks["tfp"]))
+        assert saved[key] == pytest.approx(paired, rel=0.01, abs=0.002), key
     with open(stem + ".md") as f:
         text = f.read()
-    assert "--quick" in text and "bits/dim" in text
+    assert f"tfar **{saved['speed_ratio_median']}x**" in text and "bits/dim" in text
 
 
 def load_anatomy():
@@ -100,18 +116,50 @@ def test_anatomy_quick_run_writes_results(tmp_path):
         assert "lower bound" in f.read()
 
 
-def test_sampling_quick_run_writes_results(tmp_path):
+def load_sampling():
     spec = importlib.util.spec_from_file_location(
         "pixelcnn_pp_sampling_vs_tfp", os.path.join(ROOT, "bench", "pixelcnn_pp_sampling_vs_tfp.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def run_sampling(tmp_path, monkeypatch, plant=None):
+    module = load_sampling()
+    monkeypatch.setattr(module.side_by_side, "CONFIG", TINY)
+    if plant:
+        samplers = module.samplers
+        monkeypatch.setattr(module, "samplers", lambda *args: plant(samplers(*args)))
     stem = str(tmp_path / "sampling")
-    result = module.main(["--quick", "--output", stem])
+    result = module.main(["--quick", "--num", "2", "--skip", "tfp", "--output", stem])
     with open(stem + ".json") as f:
         assert json.load(f) == json.loads(json.dumps(result))
-    assert result["config"]["image_shape"] == [8, 8, 1] and result["num_images"] == 4
-    assert set(result["seconds_median"]) == {"tfar_fast", "tfar_naive", "tfp", "tfp_tf_function"}
-    assert all(v > 0 for v in result["seconds_median"].values())
-    assert set(result["speedup_vs_tfp"]) == {"tfar_fast", "tfar_naive", "tfp_tf_function"}
+    return result, stem
+
+
+def test_sampling_quick_run_reports_medians_ratios_and_fast_equal_to_naive(tmp_path, monkeypatch):
+    result, stem = run_sampling(tmp_path, monkeypatch)
+    assert result["config"]["image_shape"] == [8, 8, 1] and result["num_images"] == 2
+    names = {"tfar_fast", "tfar_naive", "tfp_tf_function"}
+    assert set(result["seconds_median"]) == set(result["first_draw_seconds"]) == names  # warm-up reported apart
+    assert result["rounds"] == 3
+    for name, rounds in result["seconds_rounds"].items():
+        assert len(rounds) == 3 and result["seconds_median"][name] == statistics.median(rounds), name
+    tfp_rounds = result["seconds_rounds"]["tfp_tf_function"]
+    for name in ("tfar_fast", "tfar_naive"):  # the median of paired ratios, within the rounding to milliseconds
+        pairs = list(zip(tfp_rounds, result["seconds_rounds"][name]))
+        low = statistics.median((t - 5e-4) / (x + 5e-4) for t, x in pairs)
+        high = statistics.median((t + 5e-4) / max(x - 5e-4, 1e-9) for t, x in pairs)
+        assert low - 0.005 <= result["speedup_vs_tfp_tf_function"][name] <= high + 0.005, name
+    assert result["tfar_fast_equals_naive"] is True
     with open(stem + ".md") as f:
         assert "PixelCNN.sample" in f.read()
+
+
+def test_sampling_bench_reports_a_planted_fast_naive_difference(tmp_path, monkeypatch):
+    def plant(draws):
+        naive = draws["tfar_naive"]
+        return dict(draws, tfar_naive=lambda seed: (naive(seed) + 1) % 256)
+
+    result, _ = run_sampling(tmp_path, monkeypatch, plant)
+    assert result["tfar_fast_equals_naive"] is False
