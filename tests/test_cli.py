@@ -328,6 +328,7 @@ def test_zoo_card_is_written_from_the_run_files(tmp_path):
     model = tfar.zoo.load("pixelcnn", pretrained=False, **record["config"])
     model.load_weights(str(zoo_dir / "tiny" / record["weights"]))
     best, _ = run_lib.load_run_model(str(run), "best")
+    assert m["params"] == model.count_params()
     for shipped, chosen in zip(model.get_weights(), best.get_weights()):
         np.testing.assert_array_equal(shipped, chosen)
     x, y = tfar.data.images.embedded_arrays("test")

@@ -123,3 +123,13 @@ def test_shipped_wavenet_beats_untrained_weights_on_test_speech():
 def test_every_zoo_entry_has_a_model_card():
     for name in zoo.list_models():
         assert zoo.info(name)["model_card"], name
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_readme_results_tables_are_the_ones_the_cards_give(audio):
+    """The README's zoo tables are `tfar zoo table` output, so no figure there is typed by hand."""
+    import os
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "README.md")).read()
+    table = zoo.results_table(audio=audio)
+    assert table in readme, f"README.md lacks the current table; regenerate it with `tfar zoo table{' --audio' * audio}`"

@@ -105,4 +105,31 @@ def load(name, pretrained=True, **config_overrides):
     return model
 
 
-__all__ = ["info", "is_audio", "list_models", "load"]
+def results_table(audio=False):
+    """The README's results table (markdown) for the image entries, or for the audio ones.
+
+    Every figure comes from the entries' ``config.json`` metrics, which ``tfar zoo card``
+    writes from the run files; best test figure first.
+    """
+    records = [info(name) for name in list_models()]
+    records = [r for r in records if is_audio(r) == audio]
+    unit = "nats/sample" if audio else "bits/dim"
+    key = "test_nats_per_sample" if audio else "test_bits_per_dim"
+    records.sort(key=lambda r: r["metrics"].get(key, float("inf")))
+    lines = [f"| zoo name | model | params | steps | examples | training, h | examples/s | best epoch "
+             f"| validation {unit} | test {unit} |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        m = r["metrics"]
+
+        def cell(name, fmt="{:,}"):
+            return fmt.format(m[name]) if m.get(name) is not None else "?"
+
+        validation = "validation_nats_per_sample" if audio else "validation_bits_per_dim"
+        lines.append(f"| `{r['name']}` | {r['class']} | {cell('params')} | {cell('train_steps')} | "
+                     f"{cell('train_examples')} | {m['train_wall_seconds'] / 3600:.2f} | "
+                     f"{cell('train_images_per_second_median', '{:.1f}')} | {cell('best_epoch')} | "
+                     f"{cell(validation, '{:.3f}')} | **{m[key]:.3f}** |")
+    return "\n".join(lines)
+
+
+__all__ = ["info", "is_audio", "list_models", "load", "results_table"]

@@ -1,4 +1,4 @@
-"""``tfar zoo list|info|card``: browse the zoo without building a model; write an entry from a run."""
+"""``tfar zoo list|info|card|table``: browse the zoo without building a model; write an entry from a run."""
 
 import json
 
@@ -6,7 +6,7 @@ import json
 def add_parser(commands):
     zoo_parser = commands.add_parser("zoo", help="list the zoo or show one entry",
                                      description="List the zoo entries or show one entry's record and card.")
-    zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", metavar="{list,info,card}")
+    zoo_commands = zoo_parser.add_subparsers(dest="zoo_command", metavar="{list,info,card,table}")
     zoo_commands.add_parser("list", help="one line per entry", description="One line per zoo entry.")
     info = zoo_commands.add_parser("info", help="an entry's config, metrics and model card",
                                    description="Print an entry's record (JSON) and its model card.")
@@ -20,6 +20,10 @@ def add_parser(commands):
     card.add_argument("run", help="run folder written by `tfar train` and scored by `tfar eval`")
     card.add_argument("--name", required=True, help="zoo entry name, e.g. gated_pixelcnn")
     card.add_argument("--zoo-dir", default=None, help="folder of zoo entries (default: the package's zoo/)")
+    table = zoo_commands.add_parser("table", help="the README's results table, from the entries' cards",
+                                    description="Print the results table (markdown) of the image entries, or of "
+                                                "the audio ones, from their config.json metrics.")
+    table.add_argument("--audio", action="store_true", help="the audio entries")
     zoo_parser.set_defaults(func=run, zoo_command="list")
 
 
@@ -28,6 +32,9 @@ def run(args):
 
     if args.zoo_command == "card":
         return _card(args)
+    if args.zoo_command == "table":
+        print(zoo.results_table(audio=args.audio))
+        return 0
     if args.zoo_command == "info":
         record = zoo.info(args.name)
         card = record.pop("model_card", None)

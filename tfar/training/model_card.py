@@ -131,7 +131,7 @@ def write_card(run_dir, name, zoo_dir="zoo", samples=True):
     best = stats["best"] or {}
     metrics = {
         "train_steps": stats["steps"], "train_examples": stats["examples"], "batch_size": stats["batch_size"],
-        "train_wall_seconds": stats["wall_seconds"], "train_images_per_second_median": stats[
+        "params": int(model.count_params()), "train_wall_seconds": stats["wall_seconds"], "train_images_per_second_median": stats[
             "images_per_second_median"], "epochs": stats["epochs_completed"], "best_epoch": stats["best_epoch"],
     }
     data = info["data"]
@@ -203,7 +203,8 @@ def card_text(record, info, audio):
     recipe = (f"Adam, learning rate {t['lr']} ({t['lr_schedule']} schedule), "
               + (f"Polyak averaging (EMA momentum {t['ema']}) used for validation, checkpoints and the shipped "
                  "weights, " if t.get("ema") else "")
-              + f"batch {m['batch_size']}, {t['epochs']} epochs of {t['steps_per_epoch']} steps")
+              + f"batch {m['batch_size']}, {m['epochs']} epochs of {t['steps_per_epoch']} steps"
+              + (f" (of {t['epochs']} planned: its time budget ended the run)" if m["epochs"] < t["epochs"] else ""))
     lines = [
         f"# {record['name']}: {record['class']}", "",
         f"{record['paper']}.", "",
