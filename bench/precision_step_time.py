@@ -6,13 +6,14 @@ own ``train_step`` in a ``tf.function``. The dtype policy is passed as ``dtype=`
 script checks it really reaches the network: it counts the layers with weights whose
 compute dtype is the policy's. Measured in one process in alternating rounds, so every
 contender sees the same machine load; medians over rounds, and speed ratios as medians
-of the per-round ratio baseline time / contender time.
+of the per-round ratio baseline time / contender time, in wall-clock time and in this
+process's CPU time (the fairer figure on a machine other programs load).
 
 float16 kernels on a CPU are emulated and orders of magnitude slower, so on a machine
 without a GPU mixed_float16 runs one step per round on a small batch (``--small-batch``),
 against float32 on that same batch.
 
-    python bench/precision_step_time.py            # ~15 minutes on 2 busy CPU cores
+    python bench/precision_step_time.py            # ~5 minutes on 2 busy CPU cores
     python bench/precision_step_time.py --quick    # smoke run
 """
 
@@ -89,16 +90,19 @@ def main():
                         "first_call_seconds": round(time.perf_counter() - first, 2), "first_loss": loss}
         print(json.dumps({"contender": name, **layers[name]}), flush=True)
 
-    times = {name: [] for name in steps}
+    times = {name: [] for name in steps}  # wall-clock ms per step
+    cpu_times = {name: [] for name in steps}  # this process's CPU ms per step (all its threads)
     for _ in range(args.rounds):
         for name, step in steps.items():
             x = batches[name]
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             for _ in range(repeats[name]):
                 loss = step(x)
             float(loss)
             times[name].append((time.perf_counter() - start) / repeats[name] * 1000)
-        print(json.dumps({name: round(t[-1], 1) for name, t in times.items()}), flush=True)
+            cpu_times[name].append((time.process_time() - cpu_start) / repeats[name] * 1000)
+        print(json.dumps({name: [round(t[-1], 1), round(cpu_times[name][-1], 1)] for name, t in times.items()}),
+              flush=True)
 
     result = {
         "command": "python bench/precision_step_time.py" + (" --quick" if args.quick else ""),
@@ -113,6 +117,10 @@ def main():
                 "step_ms_rounds": [round(t, 1) for t in times[name]],
                 "speed_vs_baseline": round(statistics.median(
                     b / t for b, t in zip(times[baseline], times[name])), 3),
+                "cpu_ms_median": round(statistics.median(cpu_times[name]), 1),
+                "cpu_ms_rounds": [round(t, 1) for t in cpu_times[name]],
+                "cpu_speed_vs_baseline": round(statistics.median(
+                    b / t for b, t in zip(cpu_times[baseline], cpu_times[name])), 3),
                 **layers[name],
             }
             for name, policy, jit, _, baseline in CONTENDERS
@@ -136,13 +144,19 @@ def write_results(result, stem):
         f"{result['steps_per_round']} steps (1 step on the small batch). Machine: {machine['cpus']} CPUs "
         f"({machine['processor']}), {machine['gpus']} GPUs, TensorFlow {machine['tensorflow']}.",
         "",
-        "| policy | XLA | batch | layers in the policy's compute dtype | ms/step | speed vs float32, same batch |",
-        "|---|---|---:|---:|---:|---:|",
+        "Speed = median over rounds of (float32 time on the same batch) / (contender time), so a "
+        "value below 1 is slower; CPU time is this process's, summed over its threads, and is the "
+        "fairer figure when other programs load the machine.",
+        "",
+        "| policy | XLA | batch | layers in the policy's compute dtype | wall ms/step | CPU ms/step "
+        "| speed (wall) | speed (CPU time) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in result["contenders"].items():
         lines.append(f"| `{row['policy']}` | {'yes' if row['jit_compile'] else 'no'} | {row['batch_size']} | "
                      f"{row['computing_in_policy_dtype']}/{row['layers_with_weights']} | "
-                     f"{row['step_ms_median']} | {row['speed_vs_baseline']}x |")
+                     f"{row['step_ms_median']} | {row['cpu_ms_median']} | {row['speed_vs_baseline']}x | "
+                     f"{row['cpu_speed_vs_baseline']}x |")
     with open(stem + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
 

@@ -3,7 +3,7 @@
 Run by tests/training/test_distribute.py in its own process, since the 2 logical CPU
 devices must be configured before TensorFlow initialises its devices. Prints one JSON
 line per model: {"model", "moved", "gap", "one_device_eval", "mirrored_eval",
-"one_device_step_losses", "mirrored_step_losses"}.
+"one_device_step_losses", "mirrored_step_losses", "one_device_setup", "mirrored_setup"}.
 """
 
 import json
@@ -64,7 +64,11 @@ def train(strategy, cls, config, initial):
     steps = []
     model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[batch_logs])
     metrics = model.evaluate(data, verbose=0, return_dict=True)
-    return [w.numpy() for w in model.weights], {k: float(v) for k, v in metrics.items()}, [float(v) for v in steps]
+    layers = [layer for layer in model._flatten_layers(include_self=False) if layer.weights]
+    setup = {"optimizer": type(model.optimizer).__name__,
+             "compute_dtypes": sorted({layer.compute_dtype for layer in layers})}
+    weights = [w.numpy() for w in model.weights]
+    return weights, {k: float(v) for k, v in metrics.items()}, [float(v) for v in steps], setup
 
 
 def main(names):
@@ -77,8 +81,8 @@ def main(names):
         reference = cls(**config)
         reference.build()
         initial = reference.get_weights()
-        one, one_eval, one_steps = train(one_device, cls, config, initial)
-        two, two_eval, two_steps = train(mirrored, cls, config, initial)
+        one, one_eval, one_steps, one_setup = train(one_device, cls, config, initial)
+        two, two_eval, two_steps, two_setup = train(mirrored, cls, config, initial)
         record = {
             "model": name,
             "moved": max(float(np.abs(a - b).max()) for a, b in zip(one, initial)),
@@ -87,6 +91,8 @@ def main(names):
             "mirrored_eval": two_eval,
             "one_device_step_losses": one_steps,  # the running mean loss fit reports after each step
             "mirrored_step_losses": two_steps,
+            "one_device_setup": one_setup,  # optimizer class, compute dtypes of the layers with weights
+            "mirrored_setup": two_setup,
         }
         print(json.dumps(record), flush=True)
 

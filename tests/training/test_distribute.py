@@ -44,6 +44,14 @@ def test_two_replicas_take_the_same_sgd_steps_as_one_device(comparison, name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_the_policy_and_its_loss_scale_hold_under_both_strategies(comparison, name):
+    float16 = name.endswith("mixed_float16")
+    expected = {"optimizer": "LossScaleOptimizer" if float16 else "SGD",
+                "compute_dtypes": ["float16" if float16 else "float32"]}
+    assert comparison[name]["one_device_setup"] == comparison[name]["mirrored_setup"] == expected
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_two_replicas_report_the_same_loss_after_every_step(comparison, name):
     one, two = comparison[name]["one_device_step_losses"], comparison[name]["mirrored_step_losses"]
     assert len(one) == len(two) == 3

@@ -22,6 +22,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "multi_worker_train.py")
 EPOCHS = 3
+TIMEOUT, GRACE = 300, 60  # seconds: a whole phase (about 30 s here), a worker alone after its peer ended
 
 
 def free_ports(count):
@@ -69,6 +70,34 @@ def stop(workers):
         process.wait()
 
 
+def tail(log):
+    """The end of a worker's log without TensorFlow's start-up chatter."""
+    with open(log) as f:
+        lines = [line for line in f if not line.startswith(("I0000", "W0000", "WARNING: All log messages"))]
+    return f"--- {log}\n" + "".join(lines)[-3000:]
+
+
+def wait_all(workers, timeout=TIMEOUT, grace=GRACE):
+    """Wait for every worker to finish; fail at once on a crash, soon on a worker left waiting alone.
+
+    A worker whose peer has finished can only be blocked in a collective op (the two took a
+    different number of steps, e.g. resumed at different epochs), so it fails after ``grace``.
+    """
+    deadline, first_done = time.monotonic() + timeout, None
+    while True:
+        codes = [process.poll() for process, _, _ in workers]
+        logs = lambda: "\n".join(tail(log) for _, log, _ in workers)  # noqa: E731 (read on failure only)
+        assert all(code in (None, 0) for code in codes), f"a worker failed: {codes}\n{logs()}"
+        if all(code == 0 for code in codes):
+            return
+        if first_done is None and 0 in codes:
+            first_done = time.monotonic()
+        assert first_done is None or time.monotonic() < first_done + grace, (
+            f"a worker still running {grace} s after its peer finished (stuck in a collective?)\n{logs()}")
+        assert time.monotonic() < deadline, f"workers not done within {timeout} s\n{logs()}"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def resumed_run(tmp_path_factory):
     """Kill a 2-worker run after its first backed-up epoch, relaunch it; returns what the test checks."""
@@ -77,11 +106,12 @@ def resumed_run(tmp_path_factory):
     (out_dir / "second").mkdir()
     first = launch(run_dir, out_dir / "first", delay=0.5)
     try:
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + TIMEOUT
         while backed_up_epochs(run_dir) < 1:
-            crashed = [log for process, log, _ in first if process.poll() is not None]
-            assert not crashed, open(crashed[0]).read()[-4000:]
-            assert time.monotonic() < deadline, "no epoch backed up within 10 minutes"
+            ended = [log for process, log, _ in first if process.poll() is not None]
+            assert not ended, "a worker ended before the kill\n" + "\n".join(tail(log) for log in ended)
+            assert time.monotonic() < deadline, f"no epoch backed up within {TIMEOUT} s\n" + "\n".join(
+                tail(log) for _, log, _ in first)
             time.sleep(0.2)
         first[1][0].send_signal(signal.SIGKILL)  # worker 1 dies mid-run
         first[1][0].wait()
@@ -90,8 +120,7 @@ def resumed_run(tmp_path_factory):
     completed = backed_up_epochs(run_dir)
     second = launch(run_dir, out_dir / "second")
     try:
-        for process, log, _ in second:
-            assert process.wait(timeout=600) == 0, open(log).read()[-4000:]
+        wait_all(second)
     finally:
         stop(second)
     return {
