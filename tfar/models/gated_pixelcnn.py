@@ -18,9 +18,10 @@ import tensorflow as tf
 
 from tfar.arg_checks import odd_positive_int, positive_int, positive_multiple
 from tfar.layers.gated_block import GatedBlock
-from tfar.layers.masked_conv2d import MaskedConv2D, write_at
+from tfar.layers.masked_conv2d import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
-from tfar.models.pixelcnn import check_image_shape, pixel_params
+from tfar.models.image_step import pixel_params, sub_pixel_index, updated_when, write_channel
+from tfar.models.pixelcnn import check_image_shape
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -37,6 +38,10 @@ class GatedPixelCNN(AutoregressiveModel):
       output_filters: width of the hidden 1x1 output layer (divisible by C).
       num_classes: condition on this many labels, or None.
     """
+
+    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
+    # step's row caches in place; without XLA every scatter copies its buffer
+    sampling_jit_compile = True
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_layers=10, filters=48, kernel_size=3,
                  input_kernel_size=7, output_filters=96, num_classes=None, **kwargs):
@@ -141,22 +146,19 @@ class GatedPixelCNN(AutoregressiveModel):
         n, position = height * width * colors, state["position"]
         reach = self._reaches()
         # the previous sub-pixel belongs to the row held in image_row
-        previous = tf.maximum(position - 1, 0)
-        column = previous // colors % width + reach[0]
-        old = tf.gather(state["image_row"], column, axis=1)
-        write = tf.logical_and(tf.equal(tf.range(colors), previous % colors), position > 0)
-        value = tf.where(write, tf.cast(self.embed_input(x_prev), old.dtype)[:, None], old)
-        state = dict(state, image_row=write_at(state["image_row"], [column], value))
+        _, column, channel = sub_pixel_index(position - 1, self.image_shape)
+        image_row = write_channel(state["image_row"], [column + reach[0]], channel, self.embed_input(x_prev),
+                                  position > 0)
+        state = dict(state, image_row=image_row)
 
         row_start = tf.logical_and(tf.equal(position % (width * colors), 0),
                                    tf.logical_and(position > 0, position < n))
-        state = tf.cond(row_start, lambda: self._next_row(state), lambda: dict(state))
+        state = updated_when(row_start, self._next_row, state)
 
-        current = tf.minimum(position, n - 1)
-        col, channel = current // colors % width, current % colors
+        _, col, channel = sub_pixel_index(tf.minimum(position, n - 1), self.image_shape)
         offsets = tf.gather(state["offsets"], col, axis=1)  # [B, L, 2F]
         new = dict(state, position=position + 1)
-        h = tf.slice(state["image_row"], tf.stack([0, col, 0]), [-1, reach[0] + 1, -1])  # columns col-k .. col
+        h = tf.gather(state["image_row"], col + tf.range(reach[0] + 1), axis=1)  # columns col-k .. col
         skips = []
         for i, (block, k) in enumerate(zip(self.blocks, reach)):
             window = h

@@ -24,26 +24,7 @@ import tensorflow as tf
 from tfar.arg_checks import non_negative_int, positive_int, positive_multiple
 from tfar.layers import MaskedConv2D
 from tfar.models.base import AutoregressiveModel
-
-
-def write_sub_pixel(conv, rows, position, value, image_shape):
-    """``conv``'s input rows with sub-pixel ``position`` (raster order, R -> G -> B) set to ``value`` [B].
-
-    The rows are unchanged for ``position < 0`` (the step before the first position).
-    """
-    _, width, colors = image_shape
-    pixel, channel = tf.maximum(position, 0) // colors, tf.maximum(position, 0) % colors
-    row, col = pixel // width, pixel % width
-    begin = tf.stack([0, row % rows.shape[1], col + conv.kernel_size[1] // 2, 0])
-    old = tf.reshape(tf.slice(rows, begin, [-1, 1, 1, -1]), [-1, colors])
-    write = tf.logical_and(tf.equal(tf.range(colors), channel), position >= 0)
-    return conv.write_rows(rows, row, col, tf.where(write, tf.cast(value, rows.dtype)[:, None], old))
-
-
-def pixel_params(model, raw, channel):
-    """Params [B, *param_suffix] (float32) of sub-pixel ``channel`` from one pixel's raw output [B, C * params]."""
-    raw = tf.reshape(tf.cast(raw, tf.float32), [tf.shape(raw)[0], model.image_shape[2], *model.head.param_suffix])
-    return tf.gather(raw, channel, axis=1)
+from tfar.models.image_step import pixel_params, sub_pixel_index, write_image_rows
 
 
 def check_image_shape(image_shape):
@@ -70,6 +51,10 @@ class PixelCNN(AutoregressiveModel):
       kernel_size: size of the first (mask "A") convolution.
       num_classes: condition on this many labels, or None.
     """
+
+    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
+    # step's row caches in place; without XLA every scatter copies its buffer
+    sampling_jit_compile = True
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, filters=96, num_residual_blocks=5,
                  output_filters=96, kernel_size=7, num_classes=None, **kwargs):
@@ -128,11 +113,9 @@ class PixelCNN(AutoregressiveModel):
         """
         height, width, colors = self.image_shape
         position = state["position"]
-        image = write_sub_pixel(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
-                                self.image_shape)
-        current = tf.minimum(position, height * width * colors - 1)
-        pixel, channel = current // colors, current % colors
-        row, col = pixel // width, pixel % width
+        image = write_image_rows(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
+                                 self.image_shape)
+        row, col, channel = sub_pixel_index(tf.minimum(position, height * width * colors - 1), self.image_shape)
         new_state = dict(state, position=position + 1, image=image)
         h = self.input_conv.output_at(image, row, col)
         for i, (down, conv, up) in enumerate(self.blocks):

@@ -60,6 +60,11 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         :meth:`data_dependent_init` on the first training batch).
     """
 
+    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates
+    # the step's caches in place (without XLA every scatter copies its cache); measured 4.6x
+    # less CPU time than the uncompiled loop for 4 images at the tfp bench config
+    sampling_jit_compile = True
+
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
                  num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, **kwargs):
         image_shape = check_image_shape(image_shape)

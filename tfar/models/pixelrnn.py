@@ -31,11 +31,16 @@ from tfar.layers import diagonal_bilstm as diagonal_bilstm_layer
 from tfar.layers import row_lstm as row_lstm_layer
 from tfar.layers.masked_conv2d import MaskedConv2D, write_at
 from tfar.models.base import AutoregressiveModel
-from tfar.models.pixelcnn import check_image_shape, pixel_params, write_sub_pixel
+from tfar.models.image_step import pixel_params, sub_pixel_index, updated_when, write_channel, write_image_rows
+from tfar.models.pixelcnn import check_image_shape
 
 
 class _PixelRNN(AutoregressiveModel):
     """Shared body of the PixelRNN models; subclasses choose the LSTM layer."""
+
+    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
+    # step's row caches in place; without XLA every scatter copies its buffer
+    sampling_jit_compile = True
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=24, num_layers=2, output_filters=48,
                  kernel_size=7, num_classes=None, **kwargs):
@@ -99,6 +104,10 @@ class _PixelRNN(AutoregressiveModel):
         """The state at the start of image row ``row`` >= 1 (row-sized work, once per row)."""
         raise NotImplementedError
 
+    def _write_previous(self, state, position, x):
+        """Other state entries that record sub-pixel ``position`` (``x``): none here."""
+        return state
+
     def initial_state(self, batch_size, condition=None):
         self.build()
         state = {"position": tf.zeros([], tf.int32),
@@ -116,16 +125,14 @@ class _PixelRNN(AutoregressiveModel):
         """Write ``x_prev`` (the sub-pixel at ``position - 1``), return the params at ``position``."""
         height, width, colors = self.image_shape
         n, position = height * width * colors, state["position"]
-        image = write_sub_pixel(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
-                                self.image_shape)
-        state = dict(state, image=image)
-        current = tf.minimum(position, n - 1)
-        pixel, channel = current // colors, current % colors
-        row, col = pixel // width, pixel % width
+        image = write_image_rows(self.input_conv, state["image"], position - 1, self.embed_input(x_prev),
+                                 self.image_shape)
+        state = self._write_previous(dict(state, image=image), position - 1, x_prev)
+        row, col, channel = sub_pixel_index(tf.minimum(position, n - 1), self.image_shape)
         row_start = tf.logical_and(tf.equal(position % (width * colors), 0),
                                    tf.logical_and(position > 0, position < n))
         if self._updates_at_row_start:
-            state = tf.cond(row_start, lambda: self._next_row(state, row), lambda: dict(state))
+            state = updated_when(row_start, lambda state: self._next_row(state, row), state)
         new = dict(state, position=position + 1)
         last_sub_pixel = tf.equal(channel, colors - 1)
         h = self.input_conv.output_at(image, row, col)
@@ -173,30 +180,28 @@ class RowLSTM(_PixelRNN):
 
     # sampling state of layer l (k = lstm_kernel_size // 2):
     #   inputs<l> [B, k, 2u]          the layer input at the k pixels left of the current one
-    #   hidden<l> [B, 2, W + 2k, u]   hidden states of rows i - 1 and i (slot = row mod 2, k zero columns each side)
-    #   cell<l>   [B, 2, W, u]        cell states of rows i - 1 and i
+    #   rows<l>   [B, 2, W + 2k, 2u]  hidden and cell states (h | c) of rows i - 1 and i
+    #                                 (slot = row mod 2, k zero columns on each side)
     def _lstm_state(self, batch_size):
         width, half, state = self.image_shape[1], self.lstm_kernel_size // 2, {}
         for i in range(self.num_layers):
             if half:
                 state[f"inputs{i}"] = self._zeros(batch_size, half, 2 * self.units)
-            state[f"hidden{i}"] = self._zeros(batch_size, 2, width + 2 * half, self.units)
-            state[f"cell{i}"] = self._zeros(batch_size, 2, width, self.units)
+            state[f"rows{i}"] = self._zeros(batch_size, 2, width + 2 * half, 2 * self.units)
         return state
 
     def _lstm_pixel(self, index, x, state, new, row, col, last_sub_pixel):
-        lstm, half = self.recurrent_layers[index], self.lstm_kernel_size // 2
+        lstm, half, units = self.recurrent_layers[index], self.lstm_kernel_size // 2, self.units
         window = x[:, None]
         if half:
             left = tf.where(col > 0, state[f"inputs{index}"], tf.zeros_like(state[f"inputs{index}"]))
             window = tf.concat([left, window], axis=1)
             new[f"inputs{index}"] = tf.where(last_sub_pixel, window[:, 1:], left)
-        above = (row + 1) % 2  # the slot of row - 1; a non-negative operand, as for MaskedConv2D.output_at
-        h_above = tf.slice(state[f"hidden{index}"], tf.stack([0, above, col, 0]), [-1, 1, 2 * half + 1, -1])[:, 0]
-        c_above = tf.slice(state[f"cell{index}"], tf.stack([0, above, col, 0]), [-1, 1, 1, -1])[:, 0, 0]
-        h, c = lstm.pixel_step(window, h_above, c_above)
-        new[f"hidden{index}"] = write_at(state[f"hidden{index}"], [row % 2, col + half], h)
-        new[f"cell{index}"] = write_at(state[f"cell{index}"], [row % 2, col], c)
+        # row - 1 at columns col-k .. col+k: the column first, then the slot (row + 1 == row - 1 mod 2
+        # keeps the operand non-negative, as in MaskedConv2D.output_at)
+        above = tf.gather(tf.gather(state[f"rows{index}"], col + tf.range(2 * half + 1), axis=2), (row + 1) % 2, axis=1)
+        h, c = lstm.pixel_step(window, above[..., :units], above[:, half, units:])
+        new[f"rows{index}"] = write_at(state[f"rows{index}"], [row % 2, col + half], tf.concat([h, c], axis=-1))
         return h
 
     def get_config(self):
@@ -237,8 +242,11 @@ class DiagonalBiLSTM(_PixelRNN):
     #   forward<l>     [B, 2, W, u]   left-to-right hidden states of rows i - 1 and i (slot = row mod 2)
     #   left_hidden<l>, left_cell<l> [B, u]   left-to-right states at the pixel to the left
     #   backward<l>    [B, W, u]      right-to-left hidden states of row i - 1, which row i adds
+    #   image_row      [B, W, C]      the current image row so far, embedded (with full_context)
     def _lstm_state(self, batch_size):
         width, units, state = self.image_shape[1], self.units, {}
+        if self.full_context:
+            state["image_row"] = tf.zeros([batch_size, width, self.image_shape[2]], self.compute_dtype)
         for i in range(self.num_layers):
             state[f"inputs{i}"] = self._zeros(batch_size, width, 2 * units)
             state[f"forward{i}"] = self._zeros(batch_size, 2, width, units)
@@ -247,25 +255,35 @@ class DiagonalBiLSTM(_PixelRNN):
             state[f"backward{i}"] = self._zeros(batch_size, width, units)
         return state
 
+    def _write_previous(self, state, position, x):
+        if not self.full_context:
+            return state
+        _, col, channel = sub_pixel_index(position, self.image_shape)
+        image_row = write_channel(state["image_row"], [col], channel, self.embed_input(x), position >= 0)
+        return dict(state, image_row=image_row)
+
     _updates_at_row_start = True
 
     def _next_row(self, state, row):
-        """The right-to-left direction of every layer on the finished row ``row - 1``."""
+        """The right-to-left direction of every layer on the finished row ``row - 1``.
+
+        The row buffers it reads are cleared here: this also keeps XLA from hoisting their
+        row-sized products out of the zero-or-one-trip loop of :func:`updated_when` (where
+        they would run at every step) as it does with loop-invariant work.
+        """
         new = dict(state)
-        pad = self.input_conv.kernel_size[1] // 2
-        image = state["image"]
         for i, lstm in enumerate(self.recurrent_layers):
-            pixels = None
-            if i == 0 and self.full_context:  # the finished row of the image, embedded
-                slot = (row - 1) % image.shape[1]  # row >= 1 here
-                pixels = tf.gather(image, slot, axis=1)[:, pad : pad + self.image_shape[1]]
+            pixels = state["image_row"] if i == 0 and self.full_context else None
             new[f"backward{i}"] = lstm.backward_row(state[f"inputs{i}"], state[f"backward{i}"], pixels)
+            new[f"inputs{i}"] = tf.zeros_like(state[f"inputs{i}"])
+        if self.full_context:
+            new["image_row"] = tf.zeros_like(state["image_row"])
         return new
 
     def _lstm_pixel(self, index, x, state, new, row, col, last_sub_pixel):
         lstm = self.recurrent_layers[index]
         new[f"inputs{index}"] = write_at(state[f"inputs{index}"], [col], x)
-        h_above = tf.gather(tf.gather(state[f"forward{index}"], (row + 1) % 2, axis=1), col, axis=1)  # row - 1
+        h_above = tf.gather(tf.gather(state[f"forward{index}"], col, axis=2), (row + 1) % 2, axis=1)  # row - 1
         left = [state[f"left_{k}{index}"] for k in ("hidden", "cell")]
         left = [tf.where(col > 0, value, tf.zeros_like(value)) for value in left]  # zeros left of the image
         h, c = lstm.forward_pixel(x, h_above, *left)
