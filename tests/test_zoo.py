@@ -105,8 +105,9 @@ def test_shipped_image_weights_reproduce_their_card_and_beat_untrained_weights(n
     card = zoo.info(name)["metrics"]["embedded_test"]
     shipped = _embedded_bits(zoo.load(name))
     assert card["examples"] == 500 and shipped == pytest.approx(card["bits_per_dim"], abs=0.02)
-    untrained = _embedded_bits(zoo.load(name, pretrained=False), limit=100)  # about 8 bits/dim
-    assert shipped < 4.0 < untrained - 2.0, (shipped, untrained)
+    # untrained: about 8 bits/dim with a softmax head, about 5.4 with PixelCNN++'s logistic mixture
+    untrained = _embedded_bits(zoo.load(name, pretrained=False), limit=100)
+    assert shipped < 4.0 < untrained and untrained - shipped > 1.0, (shipped, untrained)
 
 
 def test_shipped_wavenet_beats_untrained_weights_on_test_speech():
