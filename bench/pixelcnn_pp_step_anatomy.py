@@ -143,10 +143,10 @@ def main(argv=None):
     batch = tf.constant(train[: args.batch_size])
 
     steps = {
-        "tfp": side_by_side.make_tfp(False)[0],
-        "tfar": side_by_side.make_tfar(False)[0],
-        "tfar_xla": side_by_side.make_tfar(True)[0],
-        "tfar_mixed_bfloat16": side_by_side.make_tfar(False, dtype="mixed_bfloat16")[0],
+        "tfp": side_by_side.make_tfp(False, batch)[0],
+        "tfar": side_by_side.make_tfar(False, batch)[0],
+        "tfar_xla": side_by_side.make_tfar(True, batch)[0],
+        "tfar_mixed_bfloat16": side_by_side.make_tfar(False, batch, dtype="mixed_bfloat16")[0],
     }
     model = PixelCNNPlusPlus(side_by_side.IMAGE_SHAPE, num_levels=256, **side_by_side.CONFIG)
     layers = matmul_layers(model, args.batch_size)

@@ -85,6 +85,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: a one-epoch classifier on 2,000 images, 1 sample per class, nothing cached")
     parser.add_argument("--out", default=RESULTS, help="folder for the table and grids (default: bench/results)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other entries' rows of an earlier sample_quality.json in --out")
     args = parser.parse_args(argv)
 
     from tfar import visualize, zoo
@@ -96,8 +98,13 @@ def main(argv=None):
     per_class = 1 if args.quick else args.per_class
     names = args.entries or [n for n in zoo.list_models() if not zoo.is_audio(zoo.info(n))
                              and zoo.info(n)["config"].get("num_classes")]
-    rows = {"real test images": {"recognised": round(real, 3), "per_class": real_per_class,
-                                 "num_images": int(len(test_y))}}
+    rows = {}
+    earlier = os.path.join(args.out, "sample_quality.json")
+    if args.merge and os.path.isfile(earlier):
+        with open(earlier) as f:
+            rows = json.load(f)["rows"]
+    rows["real test images"] = {"recognised": round(real, 3), "per_class": real_per_class,
+                                "num_images": int(len(test_y))}
     labels = np.repeat(np.arange(10, dtype=np.int32), per_class)
     os.makedirs(args.out, exist_ok=True)
     for name in names:
@@ -110,7 +117,9 @@ def main(argv=None):
         visualize.save_png(grid, visualize.image_grid(samples, model.num_levels, ncols=per_class))
         rows[name] = {"recognised": round(share, 3), "per_class": shares, "num_samples": int(len(labels)),
                       "test_bits_per_dim": (zoo.info(name).get("metrics") or {}).get("test_bits_per_dim"),
-                      "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE)}
+                      "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE),
+                      "weights_sha256": zoo.info(name).get("weights_sha256"),
+                      "command": "python bench/sample_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])}
         print(f"{name:<28} {share:.2f} of {len(labels)} samples recognised ({seconds:.0f} s to sample) -> {grid}",
               flush=True)
     if args.quick:
