@@ -118,17 +118,17 @@ def results_table(audio=False):
     records.sort(key=lambda r: r["metrics"].get(key, float("inf")))
     lines = [f"| zoo name | model | params | steps | examples | training, h | examples/s | best epoch "
              f"| validation {unit} | test {unit} |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    validation = "validation_nats_per_sample" if audio else "validation_bits_per_dim"
+
+    def cell(m, name, fmt="{:,}"):
+        return fmt.format(m[name]) if m.get(name) is not None else "?"
+
     for r in records:
         m = r["metrics"]
-
-        def cell(name, fmt="{:,}"):
-            return fmt.format(m[name]) if m.get(name) is not None else "?"
-
-        validation = "validation_nats_per_sample" if audio else "validation_bits_per_dim"
-        lines.append(f"| `{r['name']}` | {r['class']} | {cell('params')} | {cell('train_steps')} | "
-                     f"{cell('train_examples')} | {m['train_wall_seconds'] / 3600:.2f} | "
-                     f"{cell('train_images_per_second_median', '{:.1f}')} | {cell('best_epoch')} | "
-                     f"{cell(validation, '{:.3f}')} | **{m[key]:.3f}** |")
+        lines.append(f"| `{r['name']}` | {r['class']} | {cell(m, 'params')} | {cell(m, 'train_steps')} | "
+                     f"{cell(m, 'train_examples')} | {m['train_wall_seconds'] / 3600:.2f} | "
+                     f"{cell(m, 'train_images_per_second_median', '{:.1f}')} | {cell(m, 'best_epoch')} | "
+                     f"{cell(m, validation, '{:.3f}')} | **{m[key]:.3f}** |")
     return "\n".join(lines)
 
 

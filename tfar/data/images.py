@@ -302,19 +302,20 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
         return _from_builder(official, split, shuffle, seed, info)
 
     if info["local_builder"] is not None:
-        local = builders.BUILDERS[name](data_dir=data_dir)
-        if (epath.Path(local.data_dir) / "dataset_info.json").exists() and local.is_prepared():
+        local = _prepared_local_builder(name, data_dir)
+        if local is not None:
             logger.info("tfar.data: %s from tfar's prepared TFDS dataset in %s", name, local.data_dir)
             return _from_builder(local, split, shuffle, seed, info)
         files_dir, origin = _local_files_dir(name, manual_dir)
         if files_dir is not None:
+            local = builders.BUILDERS[name](data_dir=data_dir)
             try:
                 _prepare_local(local, files_dir)
             except OSError as error:
                 # another process (a second training started at the same time) may have
                 # prepared the same version first: its rename won, ours found the folder taken
-                local = builders.BUILDERS[name](data_dir=data_dir)
-                if (epath.Path(local.data_dir) / "dataset_info.json").exists() and local.is_prepared():
+                local = _prepared_local_builder(name, data_dir)
+                if local is not None:
                     logger.info("tfar.data: %s was prepared by another process in %s", name, local.data_dir)
                     return _from_builder(local, split, shuffle, seed, info)
                 if origin != "default":
@@ -334,6 +335,13 @@ def _resolve(name, split, data_dir, manual_dir, source, shuffle, seed):
         return _embedded_dataset(source_split(split, EMBEDDED_SPLITS))
 
     return _official_download(name, split, data_dir, shuffle, seed)
+
+
+def _prepared_local_builder(name, data_dir):
+    """tfar's own builder for ``name`` when its data are prepared in ``data_dir``, else None."""
+    local = builders.BUILDERS[name](data_dir=data_dir)
+    prepared = (epath.Path(local.data_dir) / "dataset_info.json").exists() and local.is_prepared()
+    return local if prepared else None
 
 
 def _prepared_official_builder(tfds_name, data_dir):

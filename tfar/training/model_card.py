@@ -131,8 +131,9 @@ def write_card(run_dir, name, zoo_dir="zoo", samples=True):
     best = stats["best"] or {}
     metrics = {
         "train_steps": stats["steps"], "train_examples": stats["examples"], "batch_size": stats["batch_size"],
-        "params": int(model.count_params()), "train_wall_seconds": stats["wall_seconds"], "train_images_per_second_median": stats[
-            "images_per_second_median"], "epochs": stats["epochs_completed"], "best_epoch": stats["best_epoch"],
+        "params": int(model.count_params()), "train_wall_seconds": stats["wall_seconds"],
+        "train_images_per_second_median": stats["images_per_second_median"], "epochs": stats["epochs_completed"],
+        "best_epoch": stats["best_epoch"],
     }
     data = info["data"]
     if audio:
