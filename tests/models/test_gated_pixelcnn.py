@@ -10,7 +10,7 @@ import tensorflow as tf
 import tfar.data
 from tfar.models.gated_pixelcnn import GatedPixelCNN
 from tfar.testing import (
-    assert_causal, dependency_matrix, earlier_pixels_seen, max_step_error, total_probability,
+    assert_causal, max_step_error, total_probability,
 )
 
 

@@ -9,7 +9,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 from tfar.models.pixelrnn import DiagonalBiLSTM, RowLSTM  # noqa: E402
 from tfar.testing import (  # noqa: E402

@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 
 from tfar.models.pixelcnn import PixelCNN
-from tfar.training import callbacks as callbacks_lib
 from tfar.training.callbacks import SampleGrid, make_callbacks, sample_conditions
 
 SHAPE = (5, 5, 1)

@@ -8,13 +8,12 @@ here: ``--val-split test`` is refused. Rerunning an interrupted command resumes 
 the last finished epoch; rerunning it with a larger ``--epochs`` continues training.
 """
 
-import math
 import os
 
 from tfar.cli import common
+from tfar.cli import train_data
 from tfar.cli.common import CommandError
 
-AUDIO_STEPS_PER_EPOCH = 100
 # the names of tfar.training.strategy (not imported here: it loads TensorFlow, and parsing must not)
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -47,7 +46,7 @@ def add_parser(commands):
                             "at most N, rounded up to whole batches); 0 disables validation")
     train.add_argument("--steps-per-epoch", type=common.POSITIVE_INT, default=None,
                        help="batches per epoch (default: one pass over the training split; "
-                            f"audio: {AUDIO_STEPS_PER_EPOCH})")
+                            f"audio: {train_data.AUDIO_STEPS_PER_EPOCH})")
     train.add_argument("--lr", type=common.POSITIVE_FLOAT, default=1e-3,
                        help="Adam learning rate (default: %(default)s)")
     train.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
@@ -98,110 +97,6 @@ def add_parser(commands):
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar, 2 one line per epoch (default: %(default)s)")
     train.set_defaults(func=run)
-
-
-# ------------------------------------------------------------------ config
-def _train_config(args):
-    """(zoo name, constructor overrides, data record) for `tfar train`."""
-    import tfar.data
-    from tfar import zoo
-
-    record = zoo.info(args.model)  # unknown name -> the zoo's ValueError
-    if "test" in args.val_split:
-        raise CommandError(f"--val-split {args.val_split!r}: the test split is read once, by `tfar eval`, never to "
-                           "choose checkpoints; use the validation split")
-    if zoo.is_audio(record):
-        return _audio_train_config(args)
-    args.data = args.data or common.DEFAULT_IMAGE_DATA
-    overrides = common.parse_overrides(args.set)
-    info = tfar.data.dataset_info(args.data)
-    overrides.setdefault("image_shape", [int(d) for d in info["image_shape"]])
-    if info.get("num_levels") is not None and "num_levels" in record["config"]:
-        overrides.setdefault("num_levels", int(info["num_levels"]))
-    if args.conditional:
-        if not info.get("num_classes"):
-            raise CommandError(f"--conditional: dataset {args.data!r} has no labels")
-        overrides.setdefault("num_classes", int(info["num_classes"]))
-    elif "num_classes" in record["config"]:
-        overrides.setdefault("num_classes", None)  # a zoo entry may be conditional; train it unconditionally
-    data = {
-        "name": args.data, "source": args.source, "batch_size": args.batch_size, "limit": args.limit,
-        "val_split": args.val_split, "val_limit": args.val_limit, "with_labels": bool(args.conditional),
-        "splits": {"train": "train", "validation": args.val_split, "test": "test"},
-    }
-    return args.model, overrides, data
-
-
-def _audio_train_config(args):
-    """(zoo name, overrides, data record) for an audio model: --data is a folder or glob of WAV files."""
-    from tfar.data import audio
-
-    if not args.data:
-        raise CommandError(f"{args.model} is an audio model: pass --data FOLDER_OR_GLOB of WAV files")
-    if args.conditional:
-        raise CommandError("--conditional: audio training on class labels is not supported by the CLI")
-    if args.limit is not None:
-        raise CommandError("--limit is for image datasets; select audio files with a glob in --data")
-    if args.val_split != "validation":
-        raise CommandError("--val-split is for image datasets; audio validates on its validation files")
-    files = audio.find_audio_files(args.data)  # none -> ValueError naming the path
-    sample_rate = args.sample_rate or audio.load_wav(files[0])[1]
-    counts = {split: 0 for split in ("train", "validation", "test")}
-    for f in files:
-        counts[audio.file_split(f, args.holdout_fraction, args.validation_fraction)] += 1
-    data = {
-        "modality": "audio", "name": os.path.abspath(args.data), "sample_rate": int(sample_rate),
-        "segment_length": args.segment_length, "holdout_fraction": args.holdout_fraction,
-        "validation_fraction": args.validation_fraction,
-        "trim_threshold": common.AUDIO_DEFAULTS["trim_threshold"], "batch_size": args.batch_size,
-        "val_limit": args.val_limit, "with_labels": False, "split_files": counts,
-    }
-    return args.model, common.parse_overrides(args.set), data
-
-
-# ---------------------------------------------------------------- datasets
-def _image_datasets(args, data, model, seed):
-    """(train repeating forever, validation or None, steps per epoch); records the split sizes in ``data``."""
-    import tfar.data
-
-    info = tfar.data.dataset_info(args.data)
-    sizes = info["embedded_splits"] if args.source == "embedded" else info["splits"]
-    train_size = min(args.limit or sizes["train"], sizes["train"])
-    data["split_sizes"] = dict(sizes)
-    if args.val_limit != 0 and args.val_split in sizes:
-        data["val_examples"] = min(args.val_limit or sizes[args.val_split], sizes[args.val_split])
-    steps = args.steps_per_epoch or max(1, train_size // args.batch_size)
-    train = common.image_dataset(args.data, "train", args.batch_size, model.num_classes, args.source,
-                                 limit=args.limit, shuffle=True, repeat=True, seed=seed, num_levels=model.num_levels)
-    validation = None
-    if args.val_limit != 0:
-        validation = common.image_dataset(args.data, args.val_split, args.batch_size, model.num_classes, args.source,
-                                          limit=args.val_limit, num_levels=model.num_levels)
-    return train, validation, steps
-
-
-def _audio_datasets(args, data, model, seed):
-    """(train segments repeating forever, one fixed segment per validation file or None, steps per epoch)."""
-    from tfar.data import audio
-
-    common_args = dict(sample_rate=data["sample_rate"], holdout_fraction=data["holdout_fraction"],
-                       validation_fraction=data["validation_fraction"], trim_threshold=data["trim_threshold"],
-                       levels=model.num_levels)
-    train = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="train", seed=seed,
-                                **common_args)
-    steps = args.steps_per_epoch or AUDIO_STEPS_PER_EPOCH
-    if args.val_limit == 0:
-        return train, None, steps
-    try:
-        held_out = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="validation",
-                                       seed=0, **common_args)
-    except ValueError as error:
-        raise CommandError(f"{error}; use --val-limit 0 to train without validation") from None
-    if args.val_limit:
-        # Whole batches keep the cardinality known: keras' evaluate mis-averages the loss
-        # of a dataset of unknown cardinality (e.g. after unbatch/take/batch).
-        held_out = held_out.take(math.ceil(args.val_limit / args.batch_size))
-    return train, held_out, steps
 
 
 def _check_same_run(run_dir, info):
@@ -288,7 +183,7 @@ def _run(args, strategy):
     from tfar.training import strategy as strategy_lib
 
     chief = strategy_lib.is_chief(strategy)
-    name, overrides, data = _train_config(args)
+    name, overrides, data = train_data.train_config(args)
     keras.utils.set_random_seed(args.seed)
     model = zoo.load(name, pretrained=False, **overrides)
     audio = zoo.is_audio(model)
@@ -311,8 +206,7 @@ def _run(args, strategy):
         print(f"{run_dir}: resuming after epoch {done} of {args.epochs}")
 
     # a resumed run reshuffles with a new seed instead of replaying the first epochs' order
-    make_datasets = _audio_datasets if audio else _image_datasets
-    train, validation, steps_per_epoch = make_datasets(args, data, model, seed=args.seed + done)
+    train, validation, steps_per_epoch = train_data.datasets(args, data, model, seed=args.seed + done)
     info.update(steps_per_epoch=steps_per_epoch, created=old["created"] if old else run_lib.now(),
                 updated=run_lib.now(), status="training")
     if chief:

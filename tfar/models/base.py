@@ -55,6 +55,11 @@ class AutoregressiveModel(keras.Model):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
 
+    # The fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
+    # step's caches in place; without XLA every scatter copies its buffer (PixelCNN++: 4.6x less
+    # CPU time compiled, 4 images at the tfp bench config). A subclass may set it to False.
+    sampling_jit_compile = True
+
     # ----------------------------------------------------------------- shapes
     @property
     def event_shape(self):

@@ -39,10 +39,6 @@ class GatedPixelCNN(AutoregressiveModel):
       num_classes: condition on this many labels, or None.
     """
 
-    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
-    # step's row caches in place; without XLA every scatter copies its buffer
-    sampling_jit_compile = True
-
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_layers=10, filters=48, kernel_size=3,
                  input_kernel_size=7, output_filters=96, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)

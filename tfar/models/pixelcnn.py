@@ -52,10 +52,6 @@ class PixelCNN(AutoregressiveModel):
       num_classes: condition on this many labels, or None.
     """
 
-    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
-    # step's row caches in place; without XLA every scatter copies its buffer
-    sampling_jit_compile = True
-
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, filters=96, num_residual_blocks=5,
                  output_filters=96, kernel_size=7, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)

@@ -38,10 +38,6 @@ from tfar.models.pixelcnn import check_image_shape
 class _PixelRNN(AutoregressiveModel):
     """Shared body of the PixelRNN models; subclasses choose the LSTM layer."""
 
-    # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop), which updates the
-    # step's row caches in place; without XLA every scatter copies its buffer
-    sampling_jit_compile = True
-
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, units=24, num_layers=2, output_filters=48,
                  kernel_size=7, num_classes=None, **kwargs):
         image_shape = check_image_shape(image_shape)

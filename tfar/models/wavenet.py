@@ -291,8 +291,6 @@ class WaveNet(AutoregressiveModel):
         return x.map(check), None
 
     # --------------------------------------------------------------- sampling
-    sampling_jit_compile = True  # the fast sampler runs as one XLA-compiled loop (see tfar.sampling.loop)
-
     def initial_state(self, batch_size, condition=None):
         """Zero history (the padding before t = 0), position 0, and the conditioning.
 
