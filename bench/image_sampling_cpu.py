@@ -54,6 +54,16 @@ def timed(functions, repeats):
     return out
 
 
+def write_results(results, stem):
+    """Record the load average at the end and write ``results`` to bench/results/<stem>.json (if ``stem``)."""
+    results["loadavg_end"] = os.getloadavg()
+    if stem:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{stem}.json")
+        with open(path, "w") as f:
+            json.dump(results, f, indent=2)
+        print(f"-> {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", default=list(MODELS))
@@ -114,12 +124,7 @@ def main(argv=None):
               f"fast_tf {entry['fast_tf']['cpu_seconds']:8.2f}  naive {entry['naive']['cpu_seconds']:9.1f}  "
               f"(us/step {entry['fast_xla']['cpu_us_per_step']} / {entry['fast_tf']['cpu_us_per_step']} / "
               f"{entry['naive']['cpu_us_per_step']})  identical {entry['identical']}", flush=True)
-    results["loadavg_end"] = os.getloadavg()
-    if args.out:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", f"{args.out}.json")
-        with open(path, "w") as f:
-            json.dump(results, f, indent=2)
-        print(f"-> {path}")
+    write_results(results, args.out)
     return 0
 
 

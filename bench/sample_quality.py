@@ -5,7 +5,8 @@
 1. A small CNN classifier is trained on the real Fashion-MNIST training split (cached in
    bench/results/fashion_mnist_classifier.keras) and scored on the real test images.
 2. Every class-conditional zoo entry draws ``per_class`` samples of each of the 10 classes
-   (seed 0, temperature 1: the model's own distribution) and the classifier labels them.
+   (seed 0, temperature 1: the model's own distribution; ``--temperature T`` adds rows of
+   its own, drawn at T) and the classifier labels them.
    The figure is the share of samples labelled as the class they were drawn for; real
    test images give the classifier's own accuracy, chance is 10%.
 3. Per-class grids (one row per class) go to bench/results/samples_<entry>.png, and the
@@ -113,9 +114,13 @@ def main(argv=None):
         samples = np.asarray(model.sample(len(labels), condition=labels, seed=0, temperature=args.temperature))
         seconds = time.perf_counter() - start
         share, shares = recognised(judge, samples, labels)
-        grid = os.path.join(args.out, f"samples_{name}.png")
+        # temperature 1 is the model's own distribution; other temperatures get rows (and grids) of their own
+        key = name if args.temperature == 1.0 else f"{name}, temperature {args.temperature:g}"
+        suffix = "" if args.temperature == 1.0 else f"_t{args.temperature:g}"
+        grid = os.path.join(args.out, f"samples_{name}{suffix}.png")
         visualize.save_png(grid, visualize.image_grid(samples, model.num_levels, ncols=per_class))
-        rows[name] = {"recognised": round(share, 3), "per_class": shares, "num_samples": int(len(labels)),
+        rows[key] = {"recognised": round(share, 3), "per_class": shares, "num_samples": int(len(labels)),
+                     "temperature": args.temperature,
                       "test_bits_per_dim": (zoo.info(name).get("metrics") or {}).get("test_bits_per_dim"),
                       "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE),
                       "weights_sha256": zoo.info(name).get("weights_sha256"),
@@ -124,14 +129,16 @@ def main(argv=None):
               flush=True)
     if args.quick:
         return rows
-    record = {"per_class": per_class, "temperature": args.temperature, "seed": 0, "rows": rows,
+    record = {"per_class": per_class, "seed": 0, "rows": rows,
               "command": "python bench/sample_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     with open(os.path.join(args.out, "sample_quality.json"), "w") as f:
         json.dump(record, f, indent=2)
         f.write("\n")
-    lines = ["| samples from | recognised as their class | test bits/dim |", "|---|---:|---:|"]
+    lines = ["| samples from | temperature | recognised as their class | test bits/dim |", "|---|---:|---:|---:|"]
     for name, row in rows.items():
-        lines.append(f"| {name} | {row['recognised']:.0%} | {row.get('test_bits_per_dim') or ''} |")
+        temperature = "" if name == "real test images" else f"{row.get('temperature', 1.0):g}"
+        lines.append(f"| {name.split(',')[0]} | {temperature} | {row['recognised']:.0%} | "
+                     f"{row.get('test_bits_per_dim') or ''} |")
     with open(os.path.join(args.out, "sample_quality.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

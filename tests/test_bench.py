@@ -1,4 +1,4 @@
-"""The PixelCNN++ vs tfp benchmark scripts, run end to end on tiny networks: their reported medians and
+"""The PixelCNN++ vs tfp and WaveNet sampling benchmark scripts, run end to end on tiny networks: their reported medians and
 ratios follow from the timings they report, and fast == naive sampling is checked. No speed is asserted."""
 
 import gzip
@@ -163,3 +163,21 @@ def test_sampling_bench_reports_a_planted_fast_naive_difference(tmp_path, monkey
 
     result, _ = run_sampling(tmp_path, monkeypatch, plant)
     assert result["tfar_fast_equals_naive"] is False
+
+
+def test_wavenet_sampling_quick_run_reports_medians_and_fast_equal_to_naive(tmp_path, monkeypatch):
+    bench_dir = os.path.dirname(SCRIPT)
+    monkeypatch.syspath_prepend(bench_dir)  # the script imports its sibling image_sampling_cpu
+    spec = importlib.util.spec_from_file_location("wavenet_sampling", os.path.join(bench_dir, "wavenet_sampling.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.main(["--quick", "--repeats", "3"])
+    assert set(result["runs"]) == {"r9y9_batch1", "r9y9_batch2"}
+    for name, run in result["runs"].items():
+        assert run["identical_on_naive_positions"] is True, name
+        for method in ("fast", "naive"):
+            cpu = run[method]["cpu_runs"]
+            scale = run["length"] / run["naive"]["extrapolated_from_positions"] if method == "naive" else 1.0
+            # the runs are rounded to milliseconds before they are reported
+            assert len(cpu) == 3 and abs(run[method]["cpu_seconds"] - statistics.median(cpu) * scale) <= 6e-4 * scale
+        assert run["naive"]["extrapolated_from_positions"] == 8 and run["length"] == 32
