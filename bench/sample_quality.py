@@ -119,8 +119,8 @@ def main(argv=None):
         suffix = "" if args.temperature == 1.0 else f"_t{args.temperature:g}"
         grid = os.path.join(args.out, f"samples_{name}{suffix}.png")
         visualize.save_png(grid, visualize.image_grid(samples, model.num_levels, ncols=per_class))
-        rows[key] = {"recognised": round(share, 3), "per_class": shares, "num_samples": int(len(labels)),
-                     "temperature": args.temperature,
+        rows[key] = {"entry": name, "recognised": round(share, 3), "per_class": shares,
+                     "num_samples": int(len(labels)), "temperature": args.temperature,
                       "test_bits_per_dim": (zoo.info(name).get("metrics") or {}).get("test_bits_per_dim"),
                       "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE),
                       "weights_sha256": zoo.info(name).get("weights_sha256"),
@@ -137,7 +137,7 @@ def main(argv=None):
     lines = ["| samples from | temperature | recognised as their class | test bits/dim |", "|---|---:|---:|---:|"]
     for name, row in rows.items():
         temperature = "" if name == "real test images" else f"{row.get('temperature', 1.0):g}"
-        lines.append(f"| {name.split(',')[0]} | {temperature} | {row['recognised']:.0%} | "
+        lines.append(f"| {row.get('entry', name)} | {temperature} | {row['recognised']:.0%} | "
                      f"{row.get('test_bits_per_dim') or ''} |")
     with open(os.path.join(args.out, "sample_quality.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
