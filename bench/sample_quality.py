@@ -119,12 +119,13 @@ def main(argv=None):
         suffix = "" if args.temperature == 1.0 else f"_t{args.temperature:g}"
         grid = os.path.join(args.out, f"samples_{name}{suffix}.png")
         visualize.save_png(grid, visualize.image_grid(samples, model.num_levels, ncols=per_class))
+        info = zoo.info(name)
         rows[key] = {"entry": name, "recognised": round(share, 3), "per_class": shares,
                      "num_samples": int(len(labels)), "temperature": args.temperature,
-                      "test_bits_per_dim": (zoo.info(name).get("metrics") or {}).get("test_bits_per_dim"),
-                      "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE),
-                      "weights_sha256": zoo.info(name).get("weights_sha256"),
-                      "command": "python bench/sample_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+                     "test_bits_per_dim": (info.get("metrics") or {}).get("test_bits_per_dim"),
+                     "sampling_seconds": round(seconds, 1), "grid": os.path.relpath(grid, HERE),
+                     "weights_sha256": info.get("weights_sha256"),
+                     "command": "python bench/sample_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])}
         print(f"{name:<28} {share:.2f} of {len(labels)} samples recognised ({seconds:.0f} s to sample) -> {grid}",
               flush=True)
     if args.quick:
@@ -136,7 +137,7 @@ def main(argv=None):
         f.write("\n")
     lines = ["| samples from | temperature | recognised as their class | test bits/dim |", "|---|---:|---:|---:|"]
     for name, row in rows.items():
-        temperature = "" if name == "real test images" else f"{row.get('temperature', 1.0):g}"
+        temperature = f"{row['temperature']:g}" if "temperature" in row else ""  # real images have none
         lines.append(f"| {row.get('entry', name)} | {temperature} | {row['recognised']:.0%} | "
                      f"{row.get('test_bits_per_dim') or ''} |")
     with open(os.path.join(args.out, "sample_quality.md"), "w") as f:
