@@ -23,6 +23,10 @@ case "$1" in
   pixelcnn)
     $TFAR train pixelcnn $COMMON --time-budget ${TIME_BUDGET:-1500} --out runs/zoo/pixelcnn \
       --set filters=64 num_residual_blocks=5 output_filters=128 ;;
+  pixelcnn_wide)
+    # the 64-filter run's curve flattened near 3.0 bits/dim (115k parameters): a wider, deeper net, own folder
+    $TFAR train pixelcnn $COMMON --time-budget ${TIME_BUDGET:-3000} --out runs/zoo/pixelcnn_wide \
+      --set filters=96 num_residual_blocks=7 output_filters=192 ;;
   pixelcnn_pp)
     $TFAR train pixelcnn_pp $COMMON --time-budget ${TIME_BUDGET:-2100} --out runs/zoo/pixelcnn_pp \
       --set num_filters=32 num_resnet=1 num_hierarchies=2 num_logistic_mix=5 dropout_p=0.1 ;;

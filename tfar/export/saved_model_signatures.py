@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfar.models.base import AutoregressiveModel
-from tfar.sampling.loop import position_seed
+from tfar.export.served_sampling import sample_loop
 from tfar.zoo import is_audio
 
 SEP = "__"
@@ -202,24 +202,6 @@ def model_functions(model, checked=True):
     }
 
 
-def sample_loop(model, num_samples, seed, temperature, condition, num_positions):
-    """Ancestral sampling over ``model.step``: flat int32 [num_samples, N, *position_shape].
-
-    Position t draws from ``head.sample(params_t, fold_in([seed, 0], t), temperature)``,
-    the same noise as :func:`tfar.sampling.sample_fast`.
-    """
-    stateless_seed = tf.stack([seed, tf.constant(0, tf.int32)])
-    state = model.initial_state(num_samples, condition=condition)
-    x = tf.zeros([num_samples, *model.position_shape], tf.int32)
-    drawn = tf.TensorArray(tf.int32, size=num_positions)
-    for t in tf.range(num_positions):
-        params, state = model.step(x, state)
-        x = model.head.sample(params, position_seed(stateless_seed, t), temperature)
-        drawn = drawn.write(t, x)
-    stacked = drawn.stack()  # [N, B, *position_shape]
-    return tf.transpose(stacked, [1, 0, *range(2, len(stacked.shape))])
-
-
 # ------------------------------------------------------------------ the exporter
 def _signature(fn, specs):
     """A tf.function of one dict argument: SignatureDef keys are the dict keys."""
@@ -281,6 +263,17 @@ def check_pure(concrete_function, name):
         )
 
 
+def serving_variables(model):
+    """The model's variables as plain ``tf.Variable`` objects (``.value`` of each Keras variable).
+
+    A module that tracks Keras 3's variable wrappers saves and reloads with
+    ``tf.saved_model.load``, but the session-based loader of TF Serving then fails at the
+    first request with "Could not find variable ...": the graph's captured handles are the
+    inner variables', which the saver does not restore (tensorflow/serving#2226).
+    """
+    return [getattr(v, "value", v) for v in model.variables]
+
+
 def describe(specs_or_tensors):
     """{name: {"dtype", "shape"}} of a dict of TensorSpecs or symbolic tensors."""
     return {
@@ -329,7 +322,9 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None):
     export_dir = check_dir(export_dir, overwrite)
     concrete = build_signatures(model)
     module = tf.Module()
-    module.model_variables = list(model.variables)
+    # the tf.Variables under Keras's wrappers: TF Serving's session loader restores through the
+    # SavedModel's saver, which only knows the variables the object graph tracks as tf.Variables
+    module.model_variables = serving_variables(model)
     tf.saved_model.save(module, export_dir, signatures=concrete)
     signatures = {
         name: {"inputs": describe(fn.structured_input_signature[0][0]), "outputs": describe(fn.structured_outputs)}
