@@ -10,6 +10,8 @@ import importlib.util
 import inspect
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import keras
@@ -17,13 +19,19 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 import tfar.models
 from tfar.cli.export import run as export_main
 from tfar.export.onnx_graphs import onnx
 from tfar.export.saved_model_signatures import flatten_state, saved_model
+from tfar.export.warmup import read_warmup
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import PixelCNN
+
+from session_loader import SessionModel  # tests/session_loader.py (tests/ is on sys.path)
+
+SESSION_LOADER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "session_loader.py")
 
 # class name -> tiny constructor arguments (every public model class must be here)
 CONFIGS = {
@@ -47,11 +55,15 @@ def _model_class(name):
     return getattr(tfar.models, name)  # a class that fails to import fails here, loudly
 
 
-CASES = [(name, False) for name in CONFIGS] + [("PixelCNN", True)]
+# (class, class-conditional, config overrides): every class, plus the conditional and RGB families
+CASES = [(name, False, {}) for name in CONFIGS] + [("PixelCNN", True, {}),
+                                                   ("GatedPixelCNN", True, {"image_shape": (4, 4, 3), "filters": 6,
+                                                                     "output_filters": 9})]
 
 
 def _case_id(case):
-    return case[0] + ("-conditional" if case[1] else "")
+    return case[0] + ("-conditional" if case[1] else "") + ("-rgb" if case[2].get("image_shape", (0, 0, 1))[2] == 3
+                                                            else "")
 
 
 def test_every_exported_model_class_has_a_tiny_config():
@@ -93,9 +105,9 @@ class Exported:
 
 @pytest.fixture(scope="module", params=CASES, ids=_case_id)
 def exported(request, tmp_path_factory):
-    name, conditional = request.param
+    name, conditional, overrides = request.param
     keras.utils.set_random_seed(0)
-    config = dict(CONFIGS[name], num_classes=NUM_CLASSES if conditional else None)
+    config = dict(CONFIGS[name], num_classes=NUM_CLASSES if conditional else None, **overrides)
     model = _model_class(name)(**config)
     model.build()
     return Exported(model, conditional, str(tmp_path_factory.mktemp(_case_id(request.param))))
@@ -183,6 +195,134 @@ def test_saved_model_metadata_names_the_signatures(exported):
     for name, fn in exported.loaded.signatures.items():
         assert set(record["signatures"][name]["inputs"]) == set(fn.structured_input_signature[1])
         assert set(record["signatures"][name]["outputs"]) == set(fn.structured_outputs)
+
+
+# ------------------------------------- TF Serving's session-based loader (SavedModelBundle)
+def _session_model(exported):
+    if getattr(exported, "session_model", None) is None:
+        exported.session_model = SessionModel(exported.sm_dir)
+    return exported.session_model
+
+
+def _sample_inputs(exported, num_samples, seed, temperature, length=10):
+    inputs = {"num_samples": num_samples, "seed": seed, "temperature": temperature,
+              **exported.cond_kwargs(num_samples, tensor=False)}
+    if exported.audio:
+        inputs["length"] = length
+    return inputs
+
+
+def _expected_sample(exported, num_samples, seed, temperature, length=10):
+    extra = {"length": length} if exported.audio else {}
+    return exported.model.sample(num_samples, seed=seed, temperature=temperature,
+                                 condition=exported.condition(num_samples), **extra)
+
+
+def test_session_loader_runs_every_signature_like_the_model(exported):
+    """Every signature through the loader TF Serving uses equals the in-process model
+    (before the exporter tracked the plain tf.Variables, each failed with "Could not find variable")."""
+    model, served = exported.model, _session_model(exported)
+    assert set(served.signatures) == {"serving_default", "log_prob", "sample", "initial_state", "step"}
+    x = exported.events(3, seed=3)
+    for signature in ("log_prob", "serving_default"):
+        out = served.run(signature, x=x, **exported.cond_kwargs(3, tensor=False))
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=exported.condition(3)),
+                                   atol=1e-4, rtol=0)
+    for seed, temperature in ((5, 1.0), (11, 0.7)):
+        out = served.run("sample", **_sample_inputs(exported, 2, seed, temperature))
+        np.testing.assert_array_equal(out["samples"], _expected_sample(exported, 2, seed, temperature))
+    flat = served.run("initial_state", batch_size=2, **exported.cond_kwargs(2, tensor=False))
+    state = model.initial_state(2, condition=exported.condition(2))
+    x_prev = np.zeros([2, *model.position_shape], np.int32)
+    for t in range(_step_count(exported)):  # known values fed back: the completion of a prefix
+        out = served.run("step", x_prev=x_prev, **flat)
+        params, state = model.step(tf.constant(x_prev), state)
+        np.testing.assert_allclose(out["params"], params, atol=1e-4, rtol=0, err_msg=f"step {t}")
+        flat = {"state" + name[len("next_state"):]: value for name, value in out.items() if name != "params"}
+        x_prev = exported.position_values(2, seed=40 + t)
+
+
+@pytest.fixture(scope="module")
+def without_tfar(tmp_path_factory):
+    """A Python process in which ``import tfar`` fails, running requests through the session loader.
+
+    One process for the module (one TensorFlow import); each call sends it an export and
+    an .npz of requests and waits for its answer line.
+    """
+    blocker = ("import runpy, sys; sys.modules['tfar'] = None; "  # `import tfar` raises ImportError
+               "runpy.run_path(sys.argv[1], run_name='__main__')")
+    process = subprocess.Popen(
+        [sys.executable, "-c", blocker, SESSION_LOADER], cwd=tmp_path_factory.mktemp("no_tfar"), text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+
+    def run(export_dir, requests_path, out_path):
+        process.stdin.write(f"{export_dir}\t{requests_path}\t{out_path}\n")
+        process.stdin.flush()
+        return process.stdout.readline().strip() or f"the process ended (exit {process.wait(timeout=60)})"
+
+    yield run
+    process.stdin.close()
+    process.wait(timeout=60)
+
+
+def test_saved_model_runs_where_tfar_cannot_be_imported(exported, without_tfar, tmp_path):
+    """The artifact alone (TensorFlow, no tfar) serves every signature with the model's answers."""
+    model = exported.model
+    x = exported.events(2, seed=7)
+    requests = {"log_prob/x": x, "initial_state/batch_size": np.int32(2),
+                **{f"sample/{k}": np.asarray(v) for k, v in _sample_inputs(exported, 2, 3, 1.0).items()}}
+    if exported.conditional:
+        requests["log_prob/condition"] = requests["initial_state/condition"] = exported.condition(2)
+    state = flatten_state(model.initial_state(2, condition=exported.condition(2)))
+    requests["step/x_prev"] = exported.position_values(2, seed=8)
+    requests.update({f"step/{name}": value.numpy() for name, value in state.items()})
+    np.savez(tmp_path / "requests.npz", **requests)
+    answer = without_tfar(exported.sm_dir, tmp_path / "requests.npz", tmp_path / "out.npz")
+    assert answer == "ok tfar imported: False", answer
+    out = dict(np.load(tmp_path / "out.npz"))
+    np.testing.assert_allclose(out["log_prob/log_prob"], model.log_prob(x, condition=exported.condition(2)),
+                               atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(out["sample/samples"], _expected_sample(exported, 2, 3, 1.0))
+    for name, value in state.items():
+        np.testing.assert_array_equal(out[f"initial_state/{name}"], value)
+    params, _ = model.step(tf.constant(requests["step/x_prev"]), model.initial_state(2, exported.condition(2)))
+    np.testing.assert_allclose(out["step/params"], params, atol=1e-4, rtol=0)
+
+
+def test_no_signature_needs_xla(exported):
+    """TF Serving refuses functions marked _XlaMustCompile unless started with --xla_cpu_compilation_enabled."""
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(exported.sm_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    graph_def = proto.meta_graphs[0].graph_def
+    assert graph_def.library.function, "the SavedModel holds no functions: nothing was scanned"
+    marked = [fn.signature.name for fn in graph_def.library.function
+              if fn.attr["_XlaMustCompile"].b or any(n.attr["_XlaMustCompile"].b for n in fn.node_def)]
+    marked += [n.name for n in graph_def.node if n.attr["_XlaMustCompile"].b]
+    assert marked == []
+
+
+def test_warmup_requests_parse_and_replay_through_the_session_loader(exported):
+    logs = read_warmup(os.path.join(exported.sm_dir, "assets.extra", "tf_serving_warmup_requests"))
+    signatures = [log.predict_log.request.model_spec.signature_name for log in logs]
+    assert sorted(signatures) == sorted(_session_model(exported).signatures)
+    record = json.loads(open(os.path.join(exported.sm_dir, "tfar_export.json")).read())
+    assert record["warmup"]["signatures"] == signatures
+    for log in logs:
+        request = log.predict_log.request
+        inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
+        specs = record["signatures"][request.model_spec.signature_name]["inputs"]
+        for name, value in inputs.items():  # small: one example, one sample, a few audio samples
+            if name in ("num_samples", "batch_size"):
+                assert value == 1, name
+            elif name == "length":
+                assert 1 <= value <= 16
+            elif specs[name]["shape"] and specs[name]["shape"][0] is None:
+                assert value.shape[0] == 1, name
+        out = _session_model(exported).run(request.model_spec.signature_name, **inputs)
+        assert all(np.all(np.isfinite(v)) for v in out.values() if v.dtype.kind == "f")
 
 
 # ---------------------------------------------------------------------- ONNX

@@ -12,7 +12,11 @@ so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config)
 import argparse
 import os
 
-from tfar.cli.common import parse_overrides
+from tfar.cli.common import POSITIVE_INT, parse_overrides
+
+# tfar.export.request_checks.DEFAULT_LIMITS, repeated so that `tfar --help` imports no TensorFlow
+# (tests/test_export_serving.py checks the two agree)
+HELP_DEFAULTS = {"max_num_samples": 64, "max_length": 160_000, "max_batch_size": 256}
 
 FORMATS = ("saved_model", "onnx", "both")
 
@@ -41,6 +45,18 @@ def add_export_arguments(parser):
                         help="zoo entry config overrides (JSON values), e.g. filters=32 image_shape=[7,7,1]")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="write into non-empty output folders")
+    limits = parser.add_argument_group(
+        "request limits of the SavedModel (recorded in tfar_export.json; a request over one gets InvalidArgument)")
+    limits.add_argument("--max-num-samples", type=POSITIVE_INT, default=None, metavar="N",
+                        help=f"most samples per sample request (default {HELP_DEFAULTS['max_num_samples']})")
+    limits.add_argument("--max-length", type=POSITIVE_INT, default=None, metavar="SAMPLES",
+                        help=f"audio models: most samples per sequence in sample and log_prob requests "
+                             f"(default {HELP_DEFAULTS['max_length']})")
+    limits.add_argument("--max-batch-size", type=POSITIVE_INT, default=None, metavar="N",
+                        help=f"most examples per log_prob, initial_state or step request "
+                             f"(default {HELP_DEFAULTS['max_batch_size']})")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="do not write assets.extra/tf_serving_warmup_requests")
     return parser
 
 
@@ -89,7 +105,9 @@ def run(args):
         check_dir(onnx_dir, args.overwrite)
     model, metadata = load_source(args.source, args.weights, args.untrained, parse_overrides(args.set))
     if args.format in ("saved_model", "both"):
-        path = saved_model(model, sm_dir, overwrite=args.overwrite, metadata=metadata)
+        path = saved_model(model, sm_dir, overwrite=args.overwrite, metadata=metadata,
+                           max_num_samples=args.max_num_samples, max_length=args.max_length,
+                           max_batch_size=args.max_batch_size, warmup=not args.no_warmup)
         print(f"SavedModel (signatures log_prob, sample, initial_state, step) -> {path}")
     if args.format in ("onnx", "both"):
         paths = onnx(model, onnx_dir, opset=args.opset, overwrite=args.overwrite, metadata=metadata)

@@ -120,7 +120,7 @@ def onnx(model, output_dir, *, opset=DEFAULT_OPSET, overwrite=False, metadata=No
         raise ImportError(f"ONNX export needs tf2onnx: pip install 'tfar[onnx]' ({error})") from None
     checked_int("opset", opset, "an int >= 13", lambda v: v >= 13)
     output_dir = check_dir(output_dir, overwrite)
-    shared = model_functions(model, checked=False)
+    shared = model_functions(model)
     graphs = {name: shared[name] for name in ("log_prob", "step", "initial_state")}
     os.makedirs(output_dir, exist_ok=True)
     paths, signatures = {}, {}

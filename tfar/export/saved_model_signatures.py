@@ -26,6 +26,12 @@ tensor per leaf, named by its key path joined with "__" (SignatureDef input keys
 allow [A-Za-z0-9_]): ``{"canvas": c, "position": p}`` -> ``state__canvas``,
 ``state__position``; step returns the same leaves as ``next_state__<key>``.
 The names are listed in ``tfar_export.json`` next to the SavedModel.
+
+Every input is checked before any work (:mod:`tfar.export.request_checks`): requests
+are bounded by ``max_num_samples``, ``max_length`` (audio) and ``max_batch_size``,
+fixed at export time and recorded in ``tfar_export.json``. The SavedModel tracks the
+model's plain ``tf.Variable`` objects, so TF Serving's session-based loader restores
+them, and carries TF Serving warmup requests (:mod:`tfar.export.warmup`).
 """
 
 import json
@@ -36,8 +42,10 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfar.models.base import AutoregressiveModel
+from tfar.export import request_checks as rc
 from tfar.export.served_sampling import sample_loop
+from tfar.export.warmup import WARMUP_DIR, WARMUP_FILE, warmup_inputs, write_warmup
+from tfar.models.base import AutoregressiveModel
 from tfar.zoo import is_audio
 
 SEP = "__"
@@ -146,14 +154,11 @@ def _scalar(name, dtype=tf.int32):
     return tf.TensorSpec([], dtype, name=name)
 
 
-def _assert_levels(model, x, condition):
-    checks = [
-        tf.debugging.assert_non_negative(x, message="x has a value < 0"),
-        tf.debugging.assert_less(x, model.num_levels, message=f"x has a value >= num_levels={model.num_levels}"),
+def _assert_levels(model, x, name="x"):
+    return [
+        tf.debugging.assert_non_negative(x, message=f"{name} has a value < 0"),
+        tf.debugging.assert_less(x, model.num_levels, message=f"{name} has a value >= num_levels={model.num_levels}"),
     ]
-    if condition is not None:
-        checks += _assert_labels(model, condition)
-    return checks
 
 
 def _assert_labels(model, condition):
@@ -169,32 +174,60 @@ def condition_specs(model):
     return {} if model.num_classes is None else {"condition": tf.TensorSpec([None], tf.int32, name="condition")}
 
 
-def model_functions(model, checked=True):
+def model_functions(model, limits=None):
     """{name: (fn, input specs)} of ``log_prob``, ``initial_state`` and ``step``, written by both exporters.
 
-    Each fn takes its inputs as keyword arguments named like its specs. ``checked``
-    adds the range checks of ``x`` and ``condition`` to ``log_prob`` (the ONNX graphs go without).
+    Each fn takes its inputs as keyword arguments named like its specs. With ``limits``
+    (see :mod:`tfar.export.request_checks`) every input is checked first: shapes, batch
+    sizes and lengths within the limits, levels and labels in range. The ONNX graphs go
+    without (``limits=None``): ONNX Runtime checks shapes against the graph's own.
     """
     template, specs = state_specs(model)
+    x_spec = tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
+    x_prev_spec = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
+    condition = condition_specs(model)
+    checked = limits is not None
+    max_batch = None if limits is None else limits["max_batch_size"]
+
+    def check_condition(condition, batch, batch_name):
+        if condition is None:
+            return None
+        with tf.control_dependencies([batch]):  # the batch's own error comes first
+            condition = rc.checked_batch(condition, "condition", [None], max_batch)
+        condition = rc.checked_same_batch(condition, "condition", batch, batch_name)
+        return rc.after(_assert_labels(model, condition), condition)
 
     def log_prob(x, condition=None):
         if checked:
-            with tf.control_dependencies(_assert_levels(model, x, condition)):
-                x = tf.identity(x)
+            x = rc.checked_batch(x, "x", x_spec.shape.as_list(), max_batch, limits.get("max_length"))
+            condition = check_condition(condition, tf.shape(x)[0], "x")
+            x = rc.after(_assert_levels(model, x), x)
         log_prob = model.log_prob(x, condition=condition)
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
         return {"log_prob": log_prob, "bits_per_dim": -log_prob / (dims * math.log(2.0))}
 
     def initial_state(batch_size, condition=None):
+        if checked:
+            batch_size = rc.checked_count(batch_size, "batch_size", "max_batch_size", max_batch)
+            condition = check_condition(condition, batch_size, "batch_size")
         return flatten_state(model.initial_state(batch_size, condition=condition))
 
     def step(**inputs):
-        params, new_state = model.step(inputs["x_prev"], unflatten_state(inputs, template))
+        x_prev = inputs["x_prev"]
+        if checked:
+            x_prev = rc.checked_batch(x_prev, "x_prev", x_prev_spec.shape.as_list(), max_batch)
+            x_prev = rc.after(_assert_levels(model, x_prev, "x_prev"), x_prev)
+            batch = tf.shape(x_prev)[0]
+            inputs = dict(inputs)
+            for name, spec in specs.items():
+                with tf.control_dependencies([x_prev]):  # x_prev's own error comes first
+                    leaf = rc.checked_shape(inputs[name], name, spec.shape.as_list())
+                # a state's free dimensions are its batch's (see state_specs)
+                free = [axis for axis, size in enumerate(spec.shape.as_list()) if size is None]
+                inputs[name] = rc.checked_same_batch(leaf, name, batch, "x_prev", free) if free else leaf
+        params, new_state = model.step(x_prev, unflatten_state(inputs, template))
         return {"params": tf.cast(params, tf.float32), **renamed(flatten_state(new_state))}
 
-    x_spec = tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
-    x_prev_spec = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
-    condition = condition_specs(model)
     return {
         "log_prob": (log_prob, {"x": x_spec, **condition}),
         "initial_state": (initial_state, {"batch_size": _scalar("batch_size"), **condition}),
@@ -212,25 +245,22 @@ def _signature(fn, specs):
     return tf.function(call, input_signature=[specs])
 
 
-def build_signatures(model):
-    """{name: concrete function} of the five pure serving signatures."""
+def build_signatures(model, limits):
+    """{name: concrete function} of the five pure serving signatures, every input checked against ``limits``."""
     audio = is_audio(model)
     per_position = int(np.prod(model.position_shape))
 
     def sample(num_samples, seed, temperature, condition=None, length=None):
-        checks = [
-            tf.debugging.assert_positive(num_samples, message="num_samples must be >= 1"),
-            tf.debugging.assert_positive(temperature, message="temperature must be > 0"),
-            tf.debugging.assert_all_finite(temperature, "temperature must be finite"),
-        ]
+        num_samples = rc.checked_count(num_samples, "num_samples", "max_num_samples", limits["max_num_samples"])
+        seed = rc.checked_scalar(seed, "seed")
+        temperature = rc.checked_temperature(temperature)
+        if audio:
+            length = rc.checked_count(length, "length", "max_length", limits["max_length"])
         if condition is not None:
-            checks += _assert_labels(model, condition)
-            checks.append(tf.debugging.assert_equal(tf.shape(condition)[0], num_samples,
-                                                    message="condition must hold num_samples labels"))
-        if length is not None:
-            checks.append(tf.debugging.assert_positive(length, message="length must be >= 1"))
-        with tf.control_dependencies(checks):
-            num_samples = tf.identity(num_samples)
+            with tf.control_dependencies([num_samples]):  # the count's own error comes first
+                condition = rc.checked_batch(condition, "condition", [None], limits["max_num_samples"])
+            condition = rc.checked_same_batch(condition, "condition", num_samples, "num_samples")
+            condition = rc.after(_assert_labels(model, condition), condition)
         positions = length // per_position if audio else model.num_positions()
         flat = sample_loop(model, num_samples, seed, temperature, condition, positions)
         return {"samples": model.unflatten(flat)}
@@ -239,7 +269,7 @@ def build_signatures(model):
                     "temperature": _scalar("temperature", tf.float32), **condition_specs(model)}
     if audio:
         sample_specs["length"] = _scalar("length")
-    shared = model_functions(model)
+    shared = model_functions(model, limits)
     functions = {"log_prob": shared["log_prob"], "sample": (sample, sample_specs),
                  "initial_state": shared["initial_state"], "step": shared["step"]}
     concrete = {name: _signature(fn, specs).get_concrete_function() for name, (fn, specs) in functions.items()}
@@ -309,18 +339,29 @@ def write_metadata(directory, record):
     return path
 
 
-def saved_model(model, export_dir, *, overwrite=False, metadata=None):
-    """Write ``model`` as a SavedModel with pure serving signatures; return ``export_dir``.
+def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_samples=None, max_length=None,
+                max_batch_size=None, warmup=True):
+    """Write ``model`` as a SavedModel with pure, bounded serving signatures; return ``export_dir``.
 
     Args:
       model: a tfar model (``tfar.models.AutoregressiveModel``); built if needed.
       export_dir: target directory; for TF Serving use ``<base_path>/<version>``.
       overwrite: allow writing into an existing non-empty directory.
       metadata: extra JSON-ready entries for ``tfar_export.json`` (e.g. {"zoo_name": ...}).
+      max_num_samples: most samples one ``sample`` request may ask for (default 64).
+      max_length: audio models: most samples per sequence in ``sample`` and ``log_prob``
+        (default 160,000).
+      max_batch_size: most examples of one ``log_prob``, ``initial_state`` or ``step``
+        request (default 256).
+      warmup: write ``assets.extra/tf_serving_warmup_requests`` (one small request per signature).
+
+    A request over a limit, or with a wrongly shaped, zero, negative or non-finite value,
+    fails with InvalidArgument naming the input and the limit, before any work is done.
     """
     model = check_model(model)
     export_dir = check_dir(export_dir, overwrite)
-    concrete = build_signatures(model)
+    limits = rc.export_limits(is_audio(model), max_num_samples, max_length, max_batch_size)
+    concrete = build_signatures(model, limits)
     module = tf.Module()
     # the tf.Variables under Keras's wrappers: TF Serving's session loader restores through the
     # SavedModel's saver, which only knows the variables the object graph tracks as tf.Variables
@@ -331,6 +372,12 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None):
         for name, fn in concrete.items()
     }
     record = model_metadata(model, metadata)
-    record.update(format="saved_model", signatures=signatures, serving_default="log_prob")
+    record.update(format="saved_model", signatures=signatures, serving_default="log_prob", limits=limits)
+    if warmup:
+        example = {name: value.numpy() for name, value in
+                   flatten_state(model.initial_state(1, condition=_condition_or_none(model, 1))).items()}
+        requests = warmup_inputs(model, example, is_audio(model))
+        write_warmup(export_dir, requests)
+        record["warmup"] = {"file": f"{WARMUP_DIR}/{WARMUP_FILE}", "signatures": list(requests)}
     write_metadata(export_dir, record)
     return export_dir
