@@ -65,6 +65,14 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def config_defaults(record):
+    """The constructor arguments an entry's record gives (its "config", plus a vocoder's "features" block)."""
+    config = dict(record["config"])
+    if "features" in record:
+        config["features"] = dict(record["features"])
+    return config
+
+
 def load(name, pretrained=True, **config_overrides):
     """Build the model of zoo entry ``name``; with ``pretrained`` load its checked weights.
 
@@ -75,7 +83,7 @@ def load(name, pretrained=True, **config_overrides):
 
     record = info(name)
     cls = getattr(models, record["class"])
-    config = dict(record["config"])
+    config = config_defaults(record)
     unknown = set(config_overrides) - set(config)
     if unknown:
         raise ValueError(f"unknown config overrides {sorted(unknown)} for {name!r}; known: {sorted(config)}")
@@ -95,7 +103,7 @@ def load(name, pretrained=True, **config_overrides):
             f"zoo entry {name!r}: weights file {weights} is corrupted (sha256 {actual}, "
             f"expected {record['weights_sha256']})"
         )
-    changed = {k: v for k, v in config_overrides.items() if record["config"][k] != v}
+    changed = {k: v for k, v in config_overrides.items() if config_defaults(record).get(k) != v}
     try:
         with resources.as_file(weights) as path:
             model.load_weights(str(path))
@@ -112,7 +120,9 @@ def results_table(audio=False):
     writes from the run files; best test figure first.
     """
     records = [info(name) for name in list_models()]
-    records = [r for r in records if is_audio(r) == audio]
+    # entries without a test figure yet (e.g. a vocoder before its training) have no row
+    records = [r for r in records if is_audio(r) == audio and r["metrics"].get("test_nats_per_sample" if audio
+                                                                             else "test_bits_per_dim") is not None]
     unit = "nats/sample" if audio else "bits/dim"
     key = "test_nats_per_sample" if audio else "test_bits_per_dim"
     records.sort(key=lambda r: r["metrics"].get(key, float("inf")))

@@ -41,5 +41,12 @@ case "$1" in
       --steps-per-epoch 200 --epochs 100 --time-budget ${TIME_BUDGET:-1500} --lr 1e-3 --ema 0.995 --threads 1 --verbose 2 \
       --sample-seconds 1 --out runs/zoo/wavenet \
       --set num_stacks=2 layers_per_stack=9 residual_channels=32 dilation_channels=32 skip_channels=64 ;;
+  wavenet_vocoder)
+    # the zoo wavenet's size, conditioned on 80-band log-mel frames (hop 100, n_fft 512) of the same files;
+    # no per-epoch samples (they need a mel): bench/vocoder_quality.py resynthesises the validation/test files
+    $TFAR train wavenet_vocoder --data /usr/share/asterisk/sounds/en_US_f_Allison --batch-size 8 --segment-length 4000 \
+      --steps-per-epoch 200 --epochs 100 --time-budget ${TIME_BUDGET:-3000} --lr 1e-3 --ema 0.995 --threads 1 --verbose 2 \
+      --out runs/zoo/wavenet_vocoder \
+      --set num_stacks=2 layers_per_stack=9 residual_channels=32 dilation_channels=32 skip_channels=64 ;;
   *) echo "unknown entry $1" >&2; exit 2 ;;
 esac

@@ -188,7 +188,9 @@ def _run(args, strategy):
     model = zoo.load(name, pretrained=False, **overrides)
     audio = zoo.is_audio(model)
     run_dir = args.out or os.path.join("runs", f"{name}-{common.data_label(args.data)}")
-    num_samples = args.samples if args.samples is not None else (1 if audio else 16)
+    # a vocoder's samples need mel frames: none by default (tfar vocode resynthesises files)
+    default_samples = (0 if getattr(model, "features", None) else 1) if audio else 16
+    num_samples = args.samples if args.samples is not None else default_samples
     info = {
         "model": name, "model_config": run_lib.model_config(name, model), "data": data,
         "epochs": args.epochs, "lr": args.lr, "lr_schedule": args.lr_schedule, "ema": args.ema,

@@ -102,14 +102,24 @@ def audio_datasets(args, data, model, seed):
     common_args = dict(sample_rate=data["sample_rate"], holdout_fraction=data["holdout_fraction"],
                        validation_fraction=data["validation_fraction"], trim_threshold=data["trim_threshold"],
                        levels=model.num_levels)
-    train = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="train", seed=seed,
-                                **common_args)
+    make = audio.audio_dataset
+    mel = getattr(model, "features", None)  # a vocoder: (codes, log-mel frames of the whole file) pairs
+    if mel is not None:
+        if data["sample_rate"] != mel["sample_rate"]:
+            raise CommandError(f"--data is read at {data['sample_rate']} Hz but the model's mel front end works at "
+                               f"{mel['sample_rate']} Hz; pass --sample-rate {mel['sample_rate']}")
+        common_args.pop("sample_rate")
+
+        def make(*args_, **kwargs):
+            return audio.audio_mel_dataset(*args_, mel=mel, **kwargs)
+
+    train = make(data["name"], data["segment_length"], args.batch_size, split="train", seed=seed, **common_args)
     steps = args.steps_per_epoch or AUDIO_STEPS_PER_EPOCH
     if args.val_limit == 0:
         return train, None, steps
     try:
-        held_out = audio.audio_dataset(data["name"], data["segment_length"], args.batch_size, split="validation",
-                                       seed=0, **common_args)
+        held_out = make(data["name"], data["segment_length"], args.batch_size, split="validation", seed=0,
+                        **common_args)
     except ValueError as error:
         raise CommandError(f"{error}; use --val-limit 0 to train without validation") from None
     if args.val_limit:

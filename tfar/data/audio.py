@@ -311,3 +311,154 @@ def audio_dataset(path_or_glob, segment_length, batch_size, sample_rate=None, sp
 
     ds = ds.map(segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
+
+
+# ------------------------------------------------------ vocoder mel front end
+MEL_FLOOR = 1e-5  # log(max(mel, MEL_FLOOR)): Tacotron 2's dynamic-range compression
+MEL_KEYS = ("sample_rate", "frame_length", "hop_length", "num_mels", "fmin", "fmax")
+# Tacotron 2's setting scaled to 8 kHz: 80 bands, a 12.5 ms hop, a 64 ms window (n_fft 512)
+DEFAULT_MEL = {"sample_rate": 8000, "frame_length": 512, "hop_length": 100, "num_mels": 80, "fmin": 0.0,
+               "fmax": 4000.0}
+
+
+class AudioInputError(ValueError):
+    """Base of the named errors raised for unusable vocoder input (all are ValueErrors)."""
+
+
+class MelShapeError(AudioInputError):
+    """A mel spectrogram that is not float [frames, num_mels] or [batch, frames, num_mels], or has no frames."""
+
+
+class MelBandsError(AudioInputError):
+    """A mel spectrogram with a different number of bands than the vocoder's front end."""
+
+
+class NonFiniteInputError(AudioInputError):
+    """A wave or mel spectrogram holding NaN or infinity."""
+
+
+class EmptyAudioError(AudioInputError):
+    """An audio file of 0 bytes or 0 samples, or a wave too short for one mel frame."""
+
+
+class StereoAudioError(AudioInputError):
+    """An audio file with more than one channel (the vocoder reads mono speech)."""
+
+
+class SampleRateError(AudioInputError):
+    """Audio or a mel spectrogram at a different sample rate than the vocoder's."""
+
+
+def check_mel_params(sample_rate=8000, frame_length=512, hop_length=100, num_mels=80, fmin=0.0, fmax=None):
+    """The mel front end's parameters, checked, as a JSON-ready dict (fmax None -> sample_rate / 2)."""
+    positive_int("sample_rate", sample_rate)
+    positive_int("frame_length", frame_length)
+    positive_int("hop_length", hop_length)
+    positive_int("num_mels", num_mels)
+    if hop_length > frame_length:
+        raise ValueError(f"hop_length={hop_length} must be <= frame_length={frame_length} (frames would skip samples)")
+    fmax = sample_rate / 2 if fmax is None else fmax
+    if not 0 <= float(fmin) < float(fmax) <= sample_rate / 2:
+        raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2 = {sample_rate / 2}, got fmin={fmin}, fmax={fmax}")
+    return {"sample_rate": int(sample_rate), "frame_length": int(frame_length), "hop_length": int(hop_length),
+            "num_mels": int(num_mels), "fmin": float(fmin), "fmax": float(fmax)}
+
+
+def fft_length(frame_length):
+    """FFT size of a frame: frame_length rounded up to a power of two."""
+    return int(2 ** np.ceil(np.log2(frame_length)))
+
+
+def mel_filterbank(sample_rate, frame_length, num_mels, fmin, fmax):
+    """float32 [fft_length // 2 + 1, num_mels]: tf.signal's HTK-mel triangles (no area normalisation)."""
+    bins = fft_length(frame_length) // 2 + 1
+    return tf.signal.linear_to_mel_weight_matrix(num_mels, bins, sample_rate, float(fmin), float(fmax))
+
+
+def mel_padding(frame_length, hop_length):
+    """Zero samples put before the wave so that frame j is centred on its hop block: (frame_length - hop) // 2."""
+    return (frame_length - hop_length) // 2
+
+
+def log_mel_spectrogram(wave, sample_rate=8000, frame_length=512, hop_length=100, num_mels=80, fmin=0.0, fmax=None):
+    """Log-mel frames float32 [..., T // hop_length, num_mels] of float waves [..., T] in [-1, 1] (tf.signal).
+
+    Alignment (what the vocoder's WaveNet assumes): frame j belongs to the hop block of
+    samples [j*hop, (j+1)*hop), the block over which the model repeats it. Its analysis
+    window of ``frame_length`` samples (periodic Hann, FFT size :func:`fft_length`) is
+    centred on that block: it covers samples [j*hop - p, j*hop - p + frame_length) with
+    p = (frame_length - hop) // 2 (:func:`mel_padding`), so it sees about p samples on
+    each side of its block. Samples outside [0, T) count as zeros; a trailing partial
+    block (T mod hop samples) gets no frame. Values: log(max(|STFT| @ mel triangles, 1e-5)),
+    magnitudes (not power) of waves in [-1, 1].
+    """
+    params = check_mel_params(sample_rate, frame_length, hop_length, num_mels, fmin, fmax)
+    wave = tf.convert_to_tensor(wave, tf.float32)
+    hop, n = params["hop_length"], params["frame_length"]
+    length = tf.shape(wave)[-1]
+    num_frames = length // hop
+    left = mel_padding(n, hop)
+    right = tf.maximum(n - left, (num_frames - 1) * hop + n - left - length)
+    paddings = tf.concat([tf.zeros([len(wave.shape) - 1, 2], tf.int32), [[left, right]]], axis=0)
+    padded = tf.pad(wave, paddings)
+    stft = tf.signal.stft(padded, n, hop, fft_length(n), pad_end=False)[..., :num_frames, :]
+    matrix = mel_filterbank(params["sample_rate"], n, params["num_mels"], params["fmin"], params["fmax"])
+    mel = tf.tensordot(tf.abs(stft), matrix, 1)
+    return tf.math.log(tf.maximum(mel, MEL_FLOOR))
+
+
+def audio_mel_dataset(path_or_glob, segment_length, batch_size, mel=None, split="train", holdout_fraction=0.05,
+                      validation_fraction=0.05, trim_threshold=0.01, levels=256, shuffle=None, repeat=None, seed=0,
+                      resample=True):
+    """(mu-law codes [B, segment_length], log-mel frames [B, segment_length // hop, num_mels]) of a WAV corpus.
+
+    The vocoder's training data. The same files and splits as :func:`audio_dataset`
+    (:func:`file_split`). Each file is resampled to ``mel["sample_rate"]``, trimmed
+    like :func:`audio_dataset`, cut to whole hop blocks and its mel computed ONCE over the
+    whole file (:func:`log_mel_spectrogram`), so the frames seen in training are the
+    frames a whole recording gives at inference (not recomputed on a zero-padded
+    segment). A segment starts at a whole frame s (uniform over the file): codes of
+    samples [s*hop, s*hop + segment_length) with frames [s, s + segment_length // hop).
+    Files shorter than a segment are padded with silence before their mel is computed.
+    """
+    mel = check_mel_params(**(mel or DEFAULT_MEL))
+    levels = _check_levels(levels)
+    positive_int("segment_length", segment_length)
+    positive_int("batch_size", batch_size)
+    hop = mel["hop_length"]
+    if segment_length % hop:
+        raise ValueError(f"segment_length={segment_length} must be a multiple of hop_length={hop}")
+    seg_frames = segment_length // hop
+    waves, rate, _ = load_corpus(path_or_glob, mel["sample_rate"], split, holdout_fraction, trim_threshold, resample,
+                                 validation_fraction)
+    cut, mels = [], []
+    for wave in waves:
+        wave = np.pad(wave, (0, max(0, segment_length - len(wave))))
+        wave = wave[: len(wave) // hop * hop]
+        cut.append(wave)
+        mels.append(log_mel_spectrogram(wave, **mel).numpy())
+    shuffle = (split == "train") if shuffle is None else bool(shuffle)
+    repeat = (split == "train") if repeat is None else bool(repeat)
+    frames = np.array([len(m) for m in mels], np.int64)
+    wave_rt = tf.RaggedTensor.from_row_lengths(np.concatenate(cut), frames * hop)
+    mel_rt = tf.RaggedTensor.from_row_lengths(np.concatenate(mels), frames)
+    files = tf.data.Dataset.from_tensor_slices((wave_rt, mel_rt))
+    if shuffle:
+        files = files.shuffle(len(cut), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        files = files.repeat()
+    ds = tf.data.Dataset.zip(files, tf.data.Dataset.random(seed=seed))
+    num_mels = mel["num_mels"]
+
+    def segment(pair, random):
+        wave, frames_ = pair
+        spare = tf.shape(frames_)[0] - seg_frames
+        key = tf.stack([random, tf.constant(seed, tf.int64)])
+        start = tf.cast(tf.random.stateless_uniform([], key, 0, tf.cast(spare + 1, tf.int64), dtype=tf.int64),
+                        tf.int32)
+        piece = tf.ensure_shape(wave[start * hop : start * hop + segment_length], [segment_length])
+        feats = tf.ensure_shape(frames_[start : start + seg_frames], [seg_frames, num_mels])
+        return mu_law_encode(piece, levels), feats
+
+    ds = ds.map(segment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=repeat).prefetch(tf.data.AUTOTUNE)
