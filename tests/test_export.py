@@ -24,7 +24,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 import tfar.models
 from tfar.cli.export import run as export_main
 from tfar.export.onnx_graphs import onnx
-from tfar.export.saved_model_signatures import flatten_state, saved_model
+from tfar.export.saved_model_signatures import feature_channels, flatten_state, model_condition, saved_model
 from tfar.export.warmup import read_warmup
 from tfar.models.base import AutoregressiveModel
 from tfar.models.pixelcnn import PixelCNN
@@ -46,9 +46,15 @@ CONFIGS = {
                            kernel_size=3),
     "WaveNet": dict(num_stacks=1, layers_per_stack=2, residual_channels=4, dilation_channels=4, skip_channels=8,
                     kernel_size=2, num_levels=8),
+    # conditioned on local feature frames (mel bands): sample, initial_state and step carry the frames
+    "WaveNetVocoder": dict(features=dict(sample_rate=8000, frame_length=16, hop_length=4, num_mels=5, fmin=0.0,
+                                         fmax=4000.0),
+                           local_condition_channels=3, upsample_factors=[2, 2], num_stacks=1, layers_per_stack=2,
+                           residual_channels=4, dilation_channels=4, skip_channels=8, kernel_size=2, num_levels=8),
 }
 NUM_CLASSES = 3
 AUDIO_LENGTHS = (12, 7)
+FRAMES = 3  # local feature frames of a vocoder's requests (hop 4: 12 samples, the longest of AUDIO_LENGTHS)
 
 
 def _model_class(name):
@@ -80,6 +86,7 @@ class Exported:
         self.model = model
         self.conditional = conditional
         self.audio = model.event_shape[0] is None
+        self.channels = feature_channels(model)
         self.sm_dir = saved_model(model, os.path.join(root, "saved_model"))
         self.loaded = tf.saved_model.load(self.sm_dir)
         self.onnx_dir = os.path.join(root, "onnx")
@@ -88,11 +95,31 @@ class Exported:
     def condition(self, batch):
         return np.arange(batch, dtype=np.int32) % NUM_CLASSES if self.conditional else None
 
+    def features(self, batch):
+        """Local feature frames [batch, FRAMES, C] of a model conditioned on them (a vocoder), else None."""
+        if self.channels is None:
+            return None
+        return np.random.default_rng(batch).normal(size=(batch, FRAMES, self.channels)).astype(np.float32)
+
     def cond_kwargs(self, batch, tensor=True):
-        c = self.condition(batch)
-        if c is None:
-            return {}
-        return {"condition": tf.constant(c) if tensor else c}
+        """The signature inputs that condition a request of ``batch`` examples."""
+        inputs = {"condition": self.condition(batch), "features": self.features(batch)}
+        return {k: tf.constant(v) if tensor else v for k, v in inputs.items() if v is not None}
+
+    def model_kwargs(self, batch):
+        """The same conditioning as keyword arguments of the model's log_prob, bits_per_dim and sample."""
+        kwargs = {"condition": self.condition(batch)}
+        if self.channels is not None:
+            kwargs["features"] = self.features(batch)
+        return kwargs
+
+    def state_condition(self, batch):
+        """The conditioning as ``model.initial_state`` takes it."""
+        return model_condition(self.model, self.condition(batch), self.features(batch))
+
+    def sample_length(self, length):
+        """Samples an audio ``sample`` draws: ``length``, or all that the frames cover."""
+        return FRAMES * self.model.hop if self.channels is not None else length
 
     def events(self, batch, length=AUDIO_LENGTHS[0], seed=0):
         shape = (batch, length) if self.audio else (batch, *self.model.event_shape)
@@ -139,7 +166,7 @@ def _step_count(exported):
 def test_saved_model_has_the_five_signatures(exported):
     assert set(exported.loaded.signatures) == {"serving_default", "log_prob", "sample", "initial_state", "step"}
     default = exported.loaded.signatures["serving_default"].structured_input_signature[1]
-    assert set(default) == {"x"} | ({"condition"} if exported.conditional else set())
+    assert set(default) == {"x"} | set(exported.cond_kwargs(1))
 
 
 def test_saved_model_log_prob_matches_model(exported):
@@ -148,31 +175,29 @@ def test_saved_model_log_prob_matches_model(exported):
     for i, length in enumerate(lengths):
         x = exported.events(3, length=length, seed=i)
         out = fn(x=tf.constant(x), **exported.cond_kwargs(3))
-        condition = exported.condition(3)
-        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=condition), atol=1e-4, rtol=0)
-        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, condition=condition), atol=1e-5,
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **exported.model_kwargs(3)), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, **exported.model_kwargs(3)), atol=1e-5,
                                    rtol=0)
 
 
 def test_saved_model_sample_equals_model_sample(exported):
     model, fn = exported.model, exported.loaded.signatures["sample"]
     for seed, temperature in ((5, 1.0), (11, 0.7)):
-        extra = {"length": 10} if exported.audio else {}
-        out = fn(num_samples=tf.constant(2), seed=tf.constant(seed), temperature=tf.constant(temperature),
-                 **exported.cond_kwargs(2), **{k: tf.constant(v) for k, v in extra.items()})["samples"]
-        expected = model.sample(2, seed=seed, temperature=temperature, condition=exported.condition(2), **extra)
+        inputs = {k: tf.constant(v) for k, v in _sample_inputs(exported, 2, seed, temperature).items()}
+        out = fn(**inputs)["samples"]
+        expected = _expected_sample(exported, 2, seed, temperature)
         assert out.dtype == tf.int32
         np.testing.assert_array_equal(out, expected)
 
 
 def test_saved_model_step_round_trips_state(exported):
     model, loaded = exported.model, exported.loaded
-    state = model.initial_state(2, condition=exported.condition(2))
+    state = model.initial_state(2, condition=exported.state_condition(2))
     flat = loaded.signatures["initial_state"](batch_size=tf.constant(2), **exported.cond_kwargs(2))
     expected = flatten_state(state)
     assert set(flat) == set(expected)
     for name in expected:
-        np.testing.assert_array_equal(flat[name], expected[name])
+        np.testing.assert_allclose(flat[name], expected[name], atol=1e-5, rtol=0)  # float frames: rounding
     x = np.zeros([2, *model.position_shape], np.int32)
     for t in range(_step_count(exported)):
         out = loaded.signatures["step"](x_prev=tf.constant(x), **flat)
@@ -207,15 +232,15 @@ def _session_model(exported):
 def _sample_inputs(exported, num_samples, seed, temperature, length=10):
     inputs = {"num_samples": num_samples, "seed": seed, "temperature": temperature,
               **exported.cond_kwargs(num_samples, tensor=False)}
-    if exported.audio:
+    if exported.audio and exported.channels is None:  # with frames, the length is what they cover
         inputs["length"] = length
     return inputs
 
 
 def _expected_sample(exported, num_samples, seed, temperature, length=10):
-    extra = {"length": length} if exported.audio else {}
+    extra = {"length": exported.sample_length(length)} if exported.audio else {}
     return exported.model.sample(num_samples, seed=seed, temperature=temperature,
-                                 condition=exported.condition(num_samples), **extra)
+                                 **exported.model_kwargs(num_samples), **extra)
 
 
 def test_session_loader_runs_every_signature_like_the_model(exported):
@@ -226,13 +251,13 @@ def test_session_loader_runs_every_signature_like_the_model(exported):
     x = exported.events(3, seed=3)
     for signature in ("log_prob", "serving_default"):
         out = served.run(signature, x=x, **exported.cond_kwargs(3, tensor=False))
-        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=exported.condition(3)),
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **exported.model_kwargs(3)),
                                    atol=1e-4, rtol=0)
     for seed, temperature in ((5, 1.0), (11, 0.7)):
         out = served.run("sample", **_sample_inputs(exported, 2, seed, temperature))
         np.testing.assert_array_equal(out["samples"], _expected_sample(exported, 2, seed, temperature))
     flat = served.run("initial_state", batch_size=2, **exported.cond_kwargs(2, tensor=False))
-    state = model.initial_state(2, condition=exported.condition(2))
+    state = model.initial_state(2, condition=exported.state_condition(2))
     x_prev = np.zeros([2, *model.position_shape], np.int32)
     for t in range(_step_count(exported)):  # known values fed back: the completion of a prefix
         out = served.run("step", x_prev=x_prev, **flat)
@@ -273,21 +298,21 @@ def test_saved_model_runs_where_tfar_cannot_be_imported(exported, without_tfar, 
     x = exported.events(2, seed=7)
     requests = {"log_prob/x": x, "initial_state/batch_size": np.int32(2),
                 **{f"sample/{k}": np.asarray(v) for k, v in _sample_inputs(exported, 2, 3, 1.0).items()}}
-    if exported.conditional:
-        requests["log_prob/condition"] = requests["initial_state/condition"] = exported.condition(2)
-    state = flatten_state(model.initial_state(2, condition=exported.condition(2)))
+    for name, value in exported.cond_kwargs(2, tensor=False).items():
+        requests[f"log_prob/{name}"] = requests[f"initial_state/{name}"] = value
+    state = flatten_state(model.initial_state(2, condition=exported.state_condition(2)))
     requests["step/x_prev"] = exported.position_values(2, seed=8)
     requests.update({f"step/{name}": value.numpy() for name, value in state.items()})
     np.savez(tmp_path / "requests.npz", **requests)
     answer = without_tfar(exported.sm_dir, tmp_path / "requests.npz", tmp_path / "out.npz")
     assert answer == "ok tfar imported: False", answer
     out = dict(np.load(tmp_path / "out.npz"))
-    np.testing.assert_allclose(out["log_prob/log_prob"], model.log_prob(x, condition=exported.condition(2)),
+    np.testing.assert_allclose(out["log_prob/log_prob"], model.log_prob(x, **exported.model_kwargs(2)),
                                atol=1e-4, rtol=0)
     np.testing.assert_array_equal(out["sample/samples"], _expected_sample(exported, 2, 3, 1.0))
     for name, value in state.items():
-        np.testing.assert_array_equal(out[f"initial_state/{name}"], value)
-    params, _ = model.step(tf.constant(requests["step/x_prev"]), model.initial_state(2, exported.condition(2)))
+        np.testing.assert_allclose(out[f"initial_state/{name}"], value, atol=1e-5, rtol=0)
+    params, _ = model.step(tf.constant(requests["step/x_prev"]), model.initial_state(2, exported.state_condition(2)))
     np.testing.assert_allclose(out["step/params"], params, atol=1e-4, rtol=0)
 
 
@@ -332,21 +357,20 @@ def test_onnx_log_prob_matches_model(exported):
     for i, length in enumerate(lengths):
         x = exported.events(3, length=length, seed=10 + i)
         out = _onnx_run(exported.onnx_paths["log_prob"], {"x": x, **exported.cond_kwargs(3, tensor=False)})
-        condition = exported.condition(3)
-        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, condition=condition), atol=1e-4, rtol=0)
-        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, condition=condition), atol=1e-5,
+        np.testing.assert_allclose(out["log_prob"], model.log_prob(x, **exported.model_kwargs(3)), atol=1e-4, rtol=0)
+        np.testing.assert_allclose(out["bits_per_dim"], model.bits_per_dim(x, **exported.model_kwargs(3)), atol=1e-5,
                                    rtol=0)
 
 
 def test_onnx_step_carries_state_like_model_step(exported):
     model = exported.model
-    state = model.initial_state(2, condition=exported.condition(2))
+    state = model.initial_state(2, condition=exported.state_condition(2))
     flat = _onnx_run(os.path.join(exported.onnx_dir, "initial_state.onnx"),
                      {"batch_size": np.int32(2), **exported.cond_kwargs(2, tensor=False)})
     expected = flatten_state(state)
     assert set(flat) == set(expected)
     for name in expected:
-        np.testing.assert_array_equal(flat[name], expected[name])
+        np.testing.assert_allclose(flat[name], expected[name], atol=1e-5, rtol=0)  # float frames: rounding
     x = np.zeros([2, *model.position_shape], np.int32)
     for t in range(_step_count(exported)):
         out = _onnx_run(exported.onnx_paths["step"], {"x_prev": x, **flat})
@@ -369,7 +393,7 @@ def test_onnx_graphs_hold_no_random_or_assign_ops(exported):
     with open(os.path.join(exported.onnx_dir, "tfar_export.json")) as f:
         record = json.load(f)
     assert set(record["graphs"]["step"]["outputs"]) == {"params"} | {
-        "next_" + n for n in flatten_state(exported.model.initial_state(1, exported.condition(1)))
+        "next_" + n for n in flatten_state(exported.model.initial_state(1, exported.state_condition(1)))
     }
 
 

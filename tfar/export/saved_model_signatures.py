@@ -44,7 +44,7 @@ import tensorflow as tf
 
 from tfar.export import request_checks as rc
 from tfar.export.served_sampling import sample_loop
-from tfar.export.warmup import WARMUP_DIR, WARMUP_FILE, warmup_inputs, write_warmup
+from tfar.export.warmup import AUDIO_WARMUP_LENGTH, WARMUP_DIR, WARMUP_FILE, warmup_inputs, write_warmup
 from tfar.models.base import AutoregressiveModel
 from tfar.zoo import is_audio
 
@@ -67,11 +67,6 @@ def check_model(model):
         raise ValueError(
             f"expected a tfar model (a tfar.models.AutoregressiveModel such as tfar.models.PixelCNN), "
             f"got {type(model).__name__}"
-        )
-    if getattr(model, "local_condition_channels", None) is not None:
-        raise ValueError(
-            "models conditioned on local feature frames (local_condition_channels) cannot be exported yet: "
-            "their state holds the upsampled features of one request"
         )
     if not model.built:
         model.build()
@@ -124,24 +119,45 @@ def unflatten_state(flat, template, prefix=STATE):
     return flat[prefix]
 
 
-def _condition_or_none(model, batch):
-    return None if model.num_classes is None else tf.zeros([batch], tf.int32)
+def feature_channels(model):
+    """Channels of the local feature frames the model conditions on (a vocoder's mel bands), or None."""
+    if getattr(model, "local_condition_channels", None) is None:
+        return None
+    return int(getattr(model, "num_mels", None) or model.local_condition_channels)
+
+
+def model_condition(model, labels=None, features=None):
+    """What ``model.initial_state``/``call`` take as ``condition``: labels, or dict(labels, features)."""
+    return labels if feature_channels(model) is None else {"labels": labels, "features": features}
+
+
+def _condition_or_none(model, batch, frames=2):
+    labels = None if model.num_classes is None else tf.zeros([batch], tf.int32)
+    channels = feature_channels(model)
+    features = None if channels is None else tf.zeros([batch, frames, channels])
+    return model_condition(model, labels, features)
 
 
 def state_specs(model):
-    """(template, {"state__<key>": TensorSpec}) of ``model.initial_state``.
+    """(template, {"state__<key>": TensorSpec}, {"state__<key>": batch axes}) of ``model.initial_state``.
 
-    Dimensions that change with the batch size (built at sizes 2 and 3) become None.
+    Dimensions that change with the batch size (built at sizes 2 and 3), or with the
+    number of local feature frames (2 and 3), become None; the batch axes are those
+    that change with the batch size.
     """
     small = model.initial_state(2, condition=_condition_or_none(model, 2))
-    large = model.initial_state(3, condition=_condition_or_none(model, 3))
-    flat_small, flat_large = flatten_state(small), flatten_state(large)
-    specs = {}
+    larger = {"batch": model.initial_state(3, condition=_condition_or_none(model, 3)),
+              "frames": model.initial_state(2, condition=_condition_or_none(model, 2, frames=3))}
+    flat_small = flatten_state(small)
+    flat_larger = {key: flatten_state(state) for key, state in larger.items()}
+    specs, batch_axes = {}, {}
     for name, a in flat_small.items():
-        b = flat_large[name]
-        shape = [da if da == db else None for da, db in zip(a.shape, b.shape)]
+        changed = {key: [da != db for da, db in zip(a.shape, flat[name].shape)] for key, flat in flat_larger.items()}
+        shape = [None if by_batch or by_frames else d
+                 for d, by_batch, by_frames in zip(a.shape, changed["batch"], changed["frames"])]
         specs[name] = tf.TensorSpec(shape, tf.as_dtype(a.dtype), name=name)
-    return small, specs
+        batch_axes[name] = [axis for axis, by_batch in enumerate(changed["batch"]) if by_batch]
+    return small, specs, batch_axes
 
 
 def renamed(flat, old=STATE, new=NEXT_STATE):
@@ -170,8 +186,14 @@ def _assert_labels(model, condition):
 
 
 def condition_specs(model):
-    """{"condition": int32 [B]} for a class-conditional model, else {}."""
-    return {} if model.num_classes is None else {"condition": tf.TensorSpec([None], tf.int32, name="condition")}
+    """{"condition": int32 [B]} for a class-conditional model, {"features": float32 [B, F, C]} for
+    one conditioned on local feature frames (both for both), else {}."""
+    specs = {}
+    if model.num_classes is not None:
+        specs["condition"] = tf.TensorSpec([None], tf.int32, name="condition")
+    if feature_channels(model) is not None:
+        specs["features"] = tf.TensorSpec([None, None, feature_channels(model)], tf.float32, name="features")
+    return specs
 
 
 def model_functions(model, limits=None):
@@ -182,35 +204,32 @@ def model_functions(model, limits=None):
     sizes and lengths within the limits, levels and labels in range. The ONNX graphs go
     without (``limits=None``): ONNX Runtime checks shapes against the graph's own.
     """
-    template, specs = state_specs(model)
+    template, specs, batch_axes = state_specs(model)
     x_spec = tf.TensorSpec([None, *model.event_shape], tf.int32, name="x")
     x_prev_spec = tf.TensorSpec([None, *model.position_shape], tf.int32, name="x_prev")
     condition = condition_specs(model)
     checked = limits is not None
     max_batch = None if limits is None else limits["max_batch_size"]
 
-    def check_condition(condition, batch, batch_name):
-        if condition is None:
-            return None
-        with tf.control_dependencies([batch]):  # the batch's own error comes first
-            condition = rc.checked_batch(condition, "condition", [None], max_batch)
-        condition = rc.checked_same_batch(condition, "condition", batch, batch_name)
-        return rc.after(_assert_labels(model, condition), condition)
-
-    def log_prob(x, condition=None):
+    def log_prob(x, condition=None, features=None):
         if checked:
             x = rc.checked_batch(x, "x", x_spec.shape.as_list(), max_batch, limits.get("max_length"))
-            condition = check_condition(condition, tf.shape(x)[0], "x")
+            condition, features = check_conditioning(model, condition, features, tf.shape(x)[0], "x", max_batch,
+                                                     length=tf.shape(x)[1] if features is not None else None)
             x = rc.after(_assert_levels(model, x), x)
-        log_prob = model.log_prob(x, condition=condition)
+        if features is None:
+            log_prob = model.log_prob(x, condition=condition)
+        else:  # the public call with frames; log_prob's own checks need static shapes
+            params = model(x, condition=condition, features=features)
+            log_prob = tf.reduce_sum(model.head.log_prob(params, x), axis=1)
         dims = tf.cast(tf.reduce_prod(tf.shape(x)[1:]), tf.float32)
         return {"log_prob": log_prob, "bits_per_dim": -log_prob / (dims * math.log(2.0))}
 
-    def initial_state(batch_size, condition=None):
+    def initial_state(batch_size, condition=None, features=None):
         if checked:
             batch_size = rc.checked_count(batch_size, "batch_size", "max_batch_size", max_batch)
-            condition = check_condition(condition, batch_size, "batch_size")
-        return flatten_state(model.initial_state(batch_size, condition=condition))
+            condition, features = check_conditioning(model, condition, features, batch_size, "batch_size", max_batch)
+        return flatten_state(model.initial_state(batch_size, condition=model_condition(model, condition, features)))
 
     def step(**inputs):
         x_prev = inputs["x_prev"]
@@ -222,9 +241,8 @@ def model_functions(model, limits=None):
             for name, spec in specs.items():
                 with tf.control_dependencies([x_prev]):  # x_prev's own error comes first
                     leaf = rc.checked_shape(inputs[name], name, spec.shape.as_list())
-                # a state's free dimensions are its batch's (see state_specs)
-                free = [axis for axis, size in enumerate(spec.shape.as_list()) if size is None]
-                inputs[name] = rc.checked_same_batch(leaf, name, batch, "x_prev", free) if free else leaf
+                axes = batch_axes[name]
+                inputs[name] = rc.checked_same_batch(leaf, name, batch, "x_prev", axes) if axes else leaf
         params, new_state = model.step(x_prev, unflatten_state(inputs, template))
         return {"params": tf.cast(params, tf.float32), **renamed(flatten_state(new_state))}
 
@@ -233,6 +251,37 @@ def model_functions(model, limits=None):
         "initial_state": (initial_state, {"batch_size": _scalar("batch_size"), **condition}),
         "step": (step, {"x_prev": x_prev_spec, **specs}),
     }
+
+
+def check_conditioning(model, labels, features, batch, batch_name, max_batch, length=None, max_length=None):
+    """(labels, features) of a request checked against its batch (and ``length`` samples).
+
+    Labels: [batch] in [0, num_classes). Features: float [batch, F, C], finite, with
+    F * hop >= ``length`` when given, and F * hop <= ``max_length`` when given.
+    """
+    with tf.control_dependencies([batch]):  # the batch's own error comes first
+        if labels is not None:
+            labels = rc.checked_batch(labels, "condition", [None], max_batch)
+        if features is not None:
+            features = rc.checked_batch(features, "features", [None, None, feature_channels(model)], max_batch)
+    if labels is not None:
+        labels = rc.checked_same_batch(labels, "condition", batch, batch_name)
+        labels = rc.after(_assert_labels(model, labels), labels)
+    if features is not None:
+        features = rc.checked_same_batch(features, "features", batch, batch_name)
+        checks = [tf.debugging.assert_all_finite(features, "features must be finite")]
+        covered = tf.shape(features)[1] * model.hop
+        checks.append(tf.debugging.assert_positive(covered, message="features must hold at least one frame"))
+        if length is not None:
+            checks.append(tf.debugging.assert_greater_equal(
+                covered, length, message=f"features must cover every sample of x: frames * hop (hop={model.hop}) "
+                                         f">= length of x"))
+        if max_length is not None:
+            checks.append(tf.debugging.assert_less_equal(
+                covered, max_length, message=f"features cover more than max_length={max_length} samples "
+                                             f"(frames * hop, hop={model.hop}), {rc.LIMIT_NOTE}"))
+        features = rc.after(checks, features)
+    return labels, features
 
 
 # ------------------------------------------------------------------ the exporter
@@ -250,24 +299,24 @@ def build_signatures(model, limits):
     audio = is_audio(model)
     per_position = int(np.prod(model.position_shape))
 
-    def sample(num_samples, seed, temperature, condition=None, length=None):
+    def sample(num_samples, seed, temperature, condition=None, length=None, features=None):
         num_samples = rc.checked_count(num_samples, "num_samples", "max_num_samples", limits["max_num_samples"])
         seed = rc.checked_scalar(seed, "seed")
         temperature = rc.checked_temperature(temperature)
-        if audio:
+        if audio and features is None:
             length = rc.checked_count(length, "length", "max_length", limits["max_length"])
-        if condition is not None:
-            with tf.control_dependencies([num_samples]):  # the count's own error comes first
-                condition = rc.checked_batch(condition, "condition", [None], limits["max_num_samples"])
-            condition = rc.checked_same_batch(condition, "condition", num_samples, "num_samples")
-            condition = rc.after(_assert_labels(model, condition), condition)
+        condition, features = check_conditioning(model, condition, features, num_samples, "num_samples",
+                                                 limits["max_num_samples"], max_length=limits.get("max_length"))
+        if features is not None:  # a vocoder draws one sample per sample of its frames
+            length = tf.shape(features)[1] * model.hop
         positions = length // per_position if audio else model.num_positions()
-        flat = sample_loop(model, num_samples, seed, temperature, condition, positions)
+        flat = sample_loop(model, num_samples, seed, temperature, model_condition(model, condition, features),
+                           positions)
         return {"samples": model.unflatten(flat)}
 
     sample_specs = {"num_samples": _scalar("num_samples"), "seed": _scalar("seed"),
                     "temperature": _scalar("temperature", tf.float32), **condition_specs(model)}
-    if audio:
+    if audio and feature_channels(model) is None:  # with frames, the length is frames * hop
         sample_specs["length"] = _scalar("length")
     shared = model_functions(model, limits)
     functions = {"log_prob": shared["log_prob"], "sample": (sample, sample_specs),
@@ -374,9 +423,15 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_sa
     record = model_metadata(model, metadata)
     record.update(format="saved_model", signatures=signatures, serving_default="log_prob", limits=limits)
     if warmup:
+        condition = _condition_or_none(model, 1, frames=1)
         example = {name: value.numpy() for name, value in
-                   flatten_state(model.initial_state(1, condition=_condition_or_none(model, 1))).items()}
-        requests = warmup_inputs(model, example, is_audio(model))
+                   flatten_state(model.initial_state(1, condition=condition)).items()}
+        channels = feature_channels(model)
+        conditioning = {} if model.num_classes is None else {"condition": np.zeros([1], np.int32)}
+        if channels is not None:
+            conditioning["features"] = np.zeros([1, 1, channels], np.float32)
+        audio_length = None if not is_audio(model) else (model.hop if channels is not None else AUDIO_WARMUP_LENGTH)
+        requests = warmup_inputs(model, example, conditioning, audio_length, sample_length=channels is None)
         write_warmup(export_dir, requests)
         record["warmup"] = {"file": f"{WARMUP_DIR}/{WARMUP_FILE}", "signatures": list(requests)}
     write_metadata(export_dir, record)

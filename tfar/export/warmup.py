@@ -17,22 +17,24 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 AUDIO_WARMUP_LENGTH = 16  # samples in the warmup's audio log_prob and sample requests
 
 
-def warmup_inputs(model, state_example, audio):
+def warmup_inputs(model, state_example, conditioning, audio_length=None, sample_length=True):
     """{signature: {input name: NumPy value}}: one small request per signature.
 
-    ``state_example`` is the flattened ``initial_state`` of one example (NumPy leaves).
+    ``state_example``: the flattened ``initial_state`` of one example (NumPy leaves);
+    ``conditioning``: the conditioning inputs of one example ({"condition": [1]},
+    {"features": [1, F, C]}, or {}); ``audio_length``: samples of the audio requests
+    (None for images); ``sample_length``: whether ``sample`` takes a ``length``.
     """
-    condition = {} if model.num_classes is None else {"condition": np.zeros([1], np.int32)}
-    x_shape = [1, AUDIO_WARMUP_LENGTH] if audio else [1, *model.event_shape]
-    log_prob = {"x": np.zeros(x_shape, np.int32), **condition}
-    sample = {"num_samples": np.int32(1), "seed": np.int32(0), "temperature": np.float32(1.0), **condition}
-    if audio:
-        sample["length"] = np.int32(AUDIO_WARMUP_LENGTH)
+    x_shape = [1, audio_length] if audio_length else [1, *model.event_shape]
+    log_prob = {"x": np.zeros(x_shape, np.int32), **conditioning}
+    sample = {"num_samples": np.int32(1), "seed": np.int32(0), "temperature": np.float32(1.0), **conditioning}
+    if audio_length and sample_length:
+        sample["length"] = np.int32(audio_length)
     return {
         "serving_default": log_prob,
         "log_prob": log_prob,
         "sample": sample,
-        "initial_state": {"batch_size": np.int32(1), **condition},
+        "initial_state": {"batch_size": np.int32(1), **conditioning},
         "step": {"x_prev": np.zeros([1, *model.position_shape], np.int32), **state_example},
     }
 
