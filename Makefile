@@ -21,8 +21,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: data-packages $(STAMP)
 	$(PY) -m tfar.demo
 
+# two workers, each taking whole test files (module fixtures built once): the suite fits CI's time on 2 cores
 test: data-packages $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 bench: data-packages $(STAMP)
 	$(PY) -m tfar bench --out bench/results/sampling_fast_vs_naive.json

@@ -5,14 +5,11 @@ Every model class of tfar.models with a tiny config below is exported once per m
 ONNX graphs are compared with ``log_prob``, ``sample`` and ``step`` of the model.
 """
 
-import http.server
-import importlib.util
 import inspect
 import json
 import os
 import subprocess
 import sys
-import threading
 
 import keras
 import numpy as np
@@ -493,77 +490,3 @@ def test_export_main_rejects_unknown_sources(tmp_path):
         export_main(["no_such_model", "--out", str(tmp_path / "o")])
     with pytest.raises(ValueError, match="not a run folder"):
         export_main([str(tmp_path), "--out", str(tmp_path / "o")])
-
-
-# ------------------------------------------------- REST client recipe (export/client.py)
-def _load_client_module():
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "export", "client.py")
-    spec = importlib.util.spec_from_file_location("tfar_export_client", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class _FakeServing(http.server.BaseHTTPRequestHandler):
-    """The predict endpoint of TF Serving's REST API (columnar format) over a loaded SavedModel."""
-
-    loaded = None
-
-    def do_POST(self):  # noqa: N802 - http.server naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        fn = self.loaded.signatures[body.get("signature_name", "serving_default")]
-        specs = fn.structured_input_signature[1]
-        try:
-            inputs = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in body["inputs"].items()}
-            outputs = {k: v.numpy().tolist() for k, v in fn(**inputs).items()}
-            status, answer = 200, {"outputs": outputs if len(outputs) > 1 else next(iter(outputs.values()))}
-        except (tf.errors.InvalidArgumentError, TypeError, KeyError) as error:
-            status, answer = 400, {"error": str(getattr(error, "message", error))}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def served(tiny_pixelcnn, tmp_path_factory):
-    handler = type("Handler", (_FakeServing,), {})
-    handler.loaded = tf.saved_model.load(saved_model(tiny_pixelcnn, str(tmp_path_factory.mktemp("served") / "1")))
-    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    client = _load_client_module()
-    yield client, client.TfarClient(f"http://127.0.0.1:{server.server_port}", "pixelcnn")
-    server.shutdown()
-    server.server_close()
-
-
-def test_rest_client_sample_and_log_prob_match_the_model(served, tiny_pixelcnn):
-    _, client = served
-    samples = client.sample(3, seed=4, temperature=0.9)
-    np.testing.assert_array_equal(samples, tiny_pixelcnn.sample(3, seed=4, temperature=0.9))
-    out = client.log_prob(samples)
-    np.testing.assert_allclose(out["log_prob"], tiny_pixelcnn.log_prob(samples), atol=1e-4, rtol=0)
-
-
-def test_rest_client_steps_carry_the_state_like_model_step(served, tiny_pixelcnn):
-    module, client = served
-    positions = tiny_pixelcnn.num_positions()
-    drawn = client.sample_with_steps(2, positions, seed=9)
-    rng, state, x, expected = np.random.default_rng(9), tiny_pixelcnn.initial_state(2), np.zeros([2], np.int32), []
-    for _ in range(positions):
-        params, state = tiny_pixelcnn.step(tf.constant(x), state)
-        x = module.draw(params.numpy(), rng)
-        expected.append(x)
-    np.testing.assert_array_equal(drawn, np.stack(expected, axis=1))
-
-
-def test_rest_client_reports_server_errors(served):
-    module, client = served
-    with pytest.raises(module.ServingError, match="x has a value >= num_levels"):
-        client.log_prob(np.full([1, 5, 5, 1], 9, np.int32))

@@ -10,6 +10,7 @@ import io
 import json
 import pathlib
 import re
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -176,6 +177,9 @@ class FakeServer:
 
     def __call__(self, request, timeout=None):
         self.urls.append(request.full_url)
+        if request.data is None:  # a GET (model metadata): this fake answers :predict only
+            raise urllib.error.HTTPError(request.full_url, 404, "not found", {},
+                                         io.BytesIO(b'{"error": "the fake serves :predict only"}'))
         return io.BytesIO(answer(self.loaded, request.data.decode()).encode())
 
 
