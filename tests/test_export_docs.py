@@ -18,7 +18,8 @@ import pytest
 import tensorflow as tf
 
 import tfar
-from tfar.models import GatedPixelCNN, WaveNet
+from tfar.export.saved_model_signatures import feature_channels
+from tfar.models import GatedPixelCNN, WaveNet, WaveNetVocoder
 
 EXPORT = pathlib.Path(__file__).resolve().parent.parent / "export"
 README = (EXPORT / "README.md").read_text()
@@ -36,11 +37,19 @@ def tiny_audio_model():
                    kernel_size=2, num_levels=8, num_classes=NUM_CLASSES)
 
 
+def tiny_vocoder():
+    return WaveNetVocoder(features=dict(sample_rate=8000, frame_length=16, hop_length=4, num_mels=5, fmin=0.0,
+                                        fmax=4000.0),
+                          local_condition_channels=3, upsample_factors=[2, 2], num_stacks=1, layers_per_stack=2,
+                          residual_channels=4, dilation_channels=4, skip_channels=8, kernel_size=2, num_levels=8)
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """{kind: (model, loaded SavedModel)} for an unconditional image model and a class-conditional audio model."""
+    """{kind: (model, loaded SavedModel)} for an unconditional image model, a class-conditional audio model
+    and a vocoder (conditioned on mel frames)."""
     out = {}
-    for kind, model in (("image", tiny_image_model()), ("audio", tiny_audio_model())):
+    for kind, model in (("image", tiny_image_model()), ("audio", tiny_audio_model()), ("vocoder", tiny_vocoder())):
         path = tmp_path_factory.mktemp(kind) / "1"
         tfar.export.saved_model(model, path)
         out[kind] = (model, tf.saved_model.load(str(path)))
@@ -69,6 +78,10 @@ def applies(present, model):
         return model.num_classes is not None
     if present == "audio models":
         return model.event_shape == (None,)
+    if present == "audio models without feature frames":
+        return model.event_shape == (None,) and feature_channels(model) is None
+    if present == "models conditioned on feature frames (vocoders)":
+        return feature_channels(model) is not None
     raise AssertionError(f"the README's table has an unknown 'present' value {present!r}")
 
 
@@ -78,8 +91,10 @@ def expected_shape(text, model):
              "param_shape": list(model.head.param_suffix)}
     shape = []
     for part in filter(None, (p.strip() for p in text.strip("[]").split(","))):
-        if part in ("B", "num_samples", "batch_size"):
+        if part in ("B", "num_samples", "batch_size", "F"):
             shape.append(None)
+        elif part == "num_mels":
+            shape.append(feature_channels(model))
         elif part.startswith("*"):
             shape.extend(named[part[1:]])
         else:
@@ -101,7 +116,7 @@ def test_the_readme_table_lists_every_signature_and_tensor_family():
     assert len(rows) >= 17
 
 
-@pytest.mark.parametrize("kind", ["image", "audio"])
+@pytest.mark.parametrize("kind", ["image", "audio", "vocoder"])
 def test_exported_signatures_match_the_readme_table(exported, kind):
     model, loaded = exported[kind]
     assert set(loaded.signatures) == SIGNATURES
