@@ -46,6 +46,8 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import config_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
+from session_loader import SessionModel  # tests/session_loader.py: the session loader TF Serving uses
+
 MAX_REQUEST_BYTES = 32 << 20
 MAX_CONCURRENT = 4
 TIMEOUT_S = 60.0
@@ -74,18 +76,13 @@ def status_of(error):
 
 
 # ------------------------------------------------------------------ the session-loaded model
-class LoadedVersion:
-    """One SavedModel version in its own Graph and Session, run by SignatureDef tensor names."""
+class LoadedVersion(SessionModel):
+    """One SavedModel version in its own Graph and Session (the session loader of
+    ``session_loader.SessionModel``), run by SignatureDef tensor names, TF Serving's way."""
 
     def __init__(self, export_dir, tags=("serve",)):
+        super().__init__(export_dir, tags)
         self.export_dir = export_dir
-        self.graph = tf.Graph()
-        self.session = tf.compat.v1.Session(graph=self.graph)
-        with self.graph.as_default():
-            meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags), export_dir)
-        # "__saved_model_init_op" is the loader's init op, not a servable signature
-        self.signatures = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
-        self._callables = {}
         self._lock = threading.Lock()
 
     def signature(self, name):
