@@ -3,6 +3,7 @@
     tfar train pixelcnn --data fashion_mnist --epochs 10 --out runs/pixelcnn
     tfar eval runs/pixelcnn
     tfar sample runs/pixelcnn --num 16 --out grid.png
+    tfar vocode wavenet_vocoder --wav IN.wav --out OUT.wav
     tfar export runs/pixelcnn --out serving/pixelcnn
     tfar zoo list | tfar zoo info pixelcnn
     tfar bench
@@ -23,7 +24,7 @@ import os
 import sys
 
 EXIT_USAGE = 2
-COMMANDS = ("train", "evaluate", "sample", "export", "bench", "zoo")
+COMMANDS = ("train", "evaluate", "sample", "vocode", "export", "bench", "zoo")
 
 
 def build_parser():

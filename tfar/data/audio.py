@@ -388,7 +388,9 @@ def log_mel_spectrogram(wave, sample_rate=8000, frame_length=512, hop_length=100
     window of ``frame_length`` samples (periodic Hann, FFT size :func:`fft_length`) is
     centred on that block: it covers samples [j*hop - p, j*hop - p + frame_length) with
     p = (frame_length - hop) // 2 (:func:`mel_padding`), so it sees about p samples on
-    each side of its block. Samples outside [0, T) count as zeros; a trailing partial
+    each side of its block (the periodic Hann window's first tap is 0: sample j*hop - p
+    has no weight). For sample t in block j = floor(t / hop) that is evidence of up to
+    frame_length - p - 1 samples after the block's start (305 for n 512, hop 100). Samples outside [0, T) count as zeros; a trailing partial
     block (T mod hop samples) gets no frame. Values: log(max(|STFT| @ mel triangles, 1e-5)),
     magnitudes (not power) of waves in [-1, 1].
     """

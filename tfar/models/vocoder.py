@@ -32,6 +32,7 @@ from tfar.models.wavenet import WaveNet
 # log-mel of the 8 kHz speech set: mean about -1.6, std about 2.0 (floor log(1e-5) = -11.5)
 MEL_SHIFT = -2.0
 MEL_SCALE = 2.0
+FRAME_BUCKET = 40  # vocode pads the frames to a multiple of this (0.5 s at the default hop)
 
 
 def _factors(hop):
@@ -127,6 +128,11 @@ class WaveNetVocoder(WaveNet):
         batched = np.ndim(mel) == 3
         frames = self.check_mel(mel)
         length = frames.shape[1] * self.features["hop_length"]
+        # the sampler's state holds the upsampled frames, so every new frame count would trace (and
+        # compile) the loop again: pad to whole buckets; the padding is after the last sample drawn
+        # and, the model being causal in its frames, changes nothing before it
+        spare = -frames.shape[1] % FRAME_BUCKET
+        frames = np.pad(frames, [(0, 0), (0, spare), (0, 0)], mode="edge")
         codes = self.sample(frames.shape[0], features=frames, length=length, seed=seed, temperature=temperature,
                             method=method)
         wave = np.asarray(audio.mu_law_decode(codes, self.num_levels), np.float32)
