@@ -109,14 +109,15 @@ def _commands():
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["train"], ["eval"], ["sample"], ["zoo"], ["zoo", "list"], ["zoo", "info"], ["export"], ["bench"]])
+    [[], ["train"], ["eval"], ["sample"], ["zoo"], ["zoo", "list"], ["zoo", "info"], ["export"], ["bench"],
+     ["vocode"]])
 def test_help_for_every_command(command, capsys):
     assert cli.main([*command, "--help"]) == 0
     assert "usage: tfar" in capsys.readouterr().out
 
 
 def test_parser_has_only_implemented_commands():
-    assert set(_commands()) == {"bench", "eval", "export", "sample", "train", "zoo"}
+    assert set(_commands()) == {"bench", "eval", "export", "sample", "train", "vocode", "zoo"}
     for name in _commands():  # every command runs something (no placeholders)
         sub = cli.build_parser()._subparsers._group_actions[0].choices[name]
         assert callable(sub.get_default("func"))
