@@ -2,6 +2,14 @@
 
 TF Serving runs it without XLA (a function that must be compiled by XLA is refused unless the
 server starts with ``--xla_cpu_compilation_enabled``), so this loop is what a served request costs.
+
+It draws the noise of :func:`tfar.sampling.sample_fast`, so it equals ``sample_fast(...,
+jit_compile=False)`` value for value. ``model.sample`` runs the same loop compiled by XLA, which
+fuses and reorders float operations: a logit can differ in its last bits, and where the uniform
+noise falls within that rounding of a boundary of the inverse CDF the two draw different values
+and, the draw being fed back, the rest of that sequence diverges. That is rare for the image
+models and a few percent of WaveNet's values over thousands of samples
+(bench/results/served_sampling.md; tests/test_served_sampling.py asserts the bound).
 """
 
 import tensorflow as tf
