@@ -86,3 +86,19 @@ def test_save_grid_writes_the_grid(tmp_path):
     images = np.random.default_rng(2).integers(0, 2, size=[3, 4, 4, 1])
     path = save_grid(tmp_path / "g.png", images, 2, ncols=3, pad=1, scale=1)
     np.testing.assert_array_equal(np.asarray(Image.open(path)), image_grid(images, 2, ncols=3, pad=1, scale=1)[..., 0])
+
+
+def test_side_by_side_keeps_each_panel_and_checks_its_arguments():
+    from tfar.visualize import side_by_side
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4, 1)
+    colour = np.full([5, 2, 3], 200, np.uint8)
+    picture, boxes = side_by_side([grey, colour], ["a", "b\nc"])
+    (top0, left0), (top1, left1) = boxes
+    np.testing.assert_array_equal(picture[top0:top0 + 3, left0:left0 + 4], np.repeat(grey, 3, axis=-1))
+    np.testing.assert_array_equal(picture[top1:top1 + 5, left1:left1 + 2], colour)
+    assert left1 >= left0 + 4 and picture.dtype == np.uint8 and picture.shape[-1] == 3
+    with pytest.raises(ValueError, match="one caption per panel"):
+        side_by_side([grey], ["a", "b"])
+    with pytest.raises(ValueError, match="panel 0 must be uint8"):
+        side_by_side([grey.astype(np.float32)], ["a"])

@@ -95,9 +95,38 @@ def save_png(path, picture):
     return path
 
 
+def side_by_side(panels, captions, gap=12, caption_height=30):
+    """Lay uint8 pictures [H_i, W_i, C] left to right under captions of up to two lines (Pillow's default font).
+
+    Returns (picture [H, W, 3] uint8, boxes): ``boxes[i] = (top, left)`` of panel i in the
+    picture, which holds it unchanged (grey panels as three equal channels).
+    """
+    from PIL import Image, ImageDraw
+
+    if len(panels) != len(captions) or not panels:
+        raise ValueError(f"need one caption per panel, got {len(panels)} panels and {len(captions)} captions")
+    rgb = []
+    for i, panel in enumerate(panels):
+        panel = np.asarray(panel)
+        if panel.dtype != np.uint8 or panel.ndim != 3 or panel.shape[-1] not in (1, 3):
+            raise ValueError(f"panel {i} must be uint8 [H, W, 1 or 3], got {panel.dtype} {panel.shape}")
+        rgb.append(np.repeat(panel, 3, axis=-1) if panel.shape[-1] == 1 else panel)
+    height = caption_height + max(p.shape[0] for p in rgb) + gap
+    width = sum(p.shape[1] for p in rgb) + gap * (len(rgb) + 1)
+    picture = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    boxes, left = [], gap
+    for panel, caption in zip(rgb, captions):
+        draw.text((left, 3), caption, fill=(0, 0, 0))
+        picture.paste(Image.fromarray(panel), (left, caption_height))
+        boxes.append((caption_height, left))
+        left += panel.shape[1] + gap
+    return np.asarray(picture), boxes
+
+
 def save_grid(path, images, num_levels, **grid_kwargs):
     """:func:`image_grid` then :func:`save_png`; returns path."""
     return save_png(path, image_grid(images, num_levels, **grid_kwargs))
 
 
-__all__ = ["auto_scale", "image_grid", "save_grid", "save_png", "to_uint8"]
+__all__ = ["auto_scale", "image_grid", "save_grid", "save_png", "side_by_side", "to_uint8"]
