@@ -110,6 +110,21 @@ def test_fast_equals_naive_with_features(tiny):
     assert not np.array_equal(tiny.vocode(batch, seed=8), fast)
 
 
+def test_evaluation_scores_each_file_given_its_own_mel(small_hop):
+    """tfar eval / the card's test figure: nats per sample of p(codes | mel of the whole file)."""
+    from tfar.evaluation import evaluate_audio
+
+    wave = audio.load_wav(TEST_FILE)[0]
+    waves = [wave[:402], wave[1000:1120]]  # 402: the trailing partial hop has no frame and is not scored
+    nats, count = evaluate_audio(small_hop, waves, verbose=0)
+    assert count == 400 + 120
+    expected = 0.0
+    for w in (wave[:400], wave[1000:1120]):
+        codes = audio.mu_law_encode(w, small_hop.num_levels)[None]
+        expected -= float(small_hop.log_prob(codes, features=small_hop.mel_spectrogram(w)[None])[0])
+    assert nats == pytest.approx(expected / count, rel=1e-5)
+
+
 @pytest.mark.parametrize("mel, error", [
     (np.zeros([5]), audio.MelShapeError),
     (np.zeros([5, 40]), audio.MelBandsError),

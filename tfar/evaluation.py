@@ -51,6 +51,27 @@ def evaluate_audio(model, waves, verbose=1):
     def file_log_prob(codes):
         return model.log_prob(codes)[0]
 
+    mel = getattr(model, "features", None)  # a vocoder scores p(codes | log-mel frames of the whole file)
+    if mel is not None:
+        from tfar.data.audio import log_mel_spectrogram
+
+        hop = mel["hop_length"]
+        waves = [w[: len(w) // hop * hop] for w in waves]  # a trailing partial hop has no frame: not scored
+        frames = {id(w): log_mel_spectrogram(w, **mel)[None] for w in waves}
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None], tf.int32),
+                                      tf.TensorSpec([1, None, mel["num_mels"]], tf.float32)], autograph=False)
+        def conditioned_log_prob(codes, features):
+            return model.log_prob(codes, features=features)[0]
+
+        def file_log_prob(codes, wave):  # noqa: F811 - the vocoder's variant
+            return conditioned_log_prob(codes, frames[id(wave)])
+    else:
+        plain_log_prob = file_log_prob
+
+        def file_log_prob(codes, wave):  # noqa: F811
+            return plain_log_prob(codes)
+
     total_samples = sum(len(w) for w in waves)
     if total_samples == 0:
         raise ValueError("the evaluation split is empty")
@@ -58,7 +79,7 @@ def evaluate_audio(model, waves, verbose=1):
     nats, count = 0.0, 0
     for wave in waves:
         codes = mu_law_encode(wave, model.num_levels)[None]
-        nats -= float(file_log_prob(codes))
+        nats -= float(file_log_prob(codes, wave))
         count += len(wave)
         bar.update(count, values=[("nats/sample", nats / count)])
     return nats / count, count

@@ -144,16 +144,16 @@ class WaveNetVocoder(WaveNet):
         frames = (tf.cast(features, self.compute_dtype) - MEL_SHIFT) / MEL_SCALE
         return super().upsample_features(self.frame_projection(frames))
 
+    @property
+    def feature_width(self):
+        """The frames are mel spectrograms: num_mels channels (projected inside the network)."""
+        return self.num_mels
+
     def _check_features(self, features, batch, length):
         if features is not None:
-            shape = tuple(np.shape(features))
+            shape = tuple(features.shape) if isinstance(features, tf.Tensor) else np.shape(features)
             if len(shape) == 3 and shape[2] != self.num_mels:
                 raise audio.MelBandsError(f"features have {shape[2]} mel bands; this vocoder takes {self.num_mels}")
-            if len(shape) == 3:
-                # the parent checks the conditioning width; the frames here carry num_mels
-                fake = tf.zeros([shape[0], shape[1], self.local_condition_channels])
-                super()._check_features(fake, batch, length)
-                return tf.cast(features, tf.float32)
         return super()._check_features(features, batch, length)
 
     def build(self, input_shape=None):

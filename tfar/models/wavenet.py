@@ -225,6 +225,11 @@ class WaveNet(AutoregressiveModel):
         self.built = True
 
     # ------------------------------------------------------------- likelihood
+    @property
+    def feature_width(self):
+        """Channels of the ``features`` frames the model takes (a vocoder: its mel bands)."""
+        return self.local_condition_channels
+
     def _check_features(self, features, batch, length):
         if self.local_condition_channels is None:
             if features is not None:
@@ -237,11 +242,11 @@ class WaveNet(AutoregressiveModel):
         shape = tuple(features.shape)
         if not tf.as_dtype(features.dtype).is_floating or len(shape) != 3:
             raise ValueError(f"features must be float [batch, frames, channels], got {features.dtype} of shape {shape}")
-        if shape[2] != self.local_condition_channels:
-            raise ValueError(f"features have {shape[2]} channels; expected {self.local_condition_channels}")
-        if batch is not None and shape[0] != batch:
+        if shape[2] != self.feature_width:
+            raise ValueError(f"features have {shape[2]} channels; expected {self.feature_width}")
+        if None not in (batch, shape[0]) and shape[0] != batch:
             raise ValueError(f"features have batch {shape[0]}, expected {batch}")
-        if length is not None and shape[1] * self.hop < length:
+        if None not in (length, shape[1]) and shape[1] * self.hop < length:
             raise ValueError(
                 f"{shape[1]} feature frames cover {shape[1] * self.hop} samples (hop={self.hop}); need {length}"
             )

@@ -30,6 +30,8 @@ PAPERS = {
     "RowLSTM": "van den Oord et al. 2016, Pixel Recurrent Neural Networks, sec. 3.1 (arXiv:1601.06759)",
     "DiagonalBiLSTM": "van den Oord et al. 2016, Pixel Recurrent Neural Networks, sec. 3.2 (arXiv:1601.06759)",
     "WaveNet": "van den Oord et al. 2016, WaveNet: A Generative Model for Raw Audio (arXiv:1609.03499)",
+    "WaveNetVocoder": "van den Oord et al. 2016, WaveNet (arXiv:1609.03499); as a vocoder conditioned on mel "
+                      "spectrograms: Shen et al. 2018, Tacotron 2 (arXiv:1712.05884)",
 }
 
 
@@ -174,6 +176,9 @@ def write_card(run_dir, name, zoo_dir="zoo", samples=True):
         "weights_sha256": _sha256(os.path.join(entry, weights)), "metrics": metrics,
         "training": {k: info.get(k) for k in ("epochs", "steps_per_epoch", "lr", "lr_schedule", "ema", "seed")},
     }
+    if getattr(model, "features", None):  # a vocoder: its mel front end, as config.json's "features" block
+        record["features"] = dict(model.features)
+        record["config"] = {k: v for k, v in record["config"].items() if k != "features"}
     if audio:
         record["audio"] = {k: data[k] for k in ("sample_rate", "holdout_fraction", "validation_fraction",
                                                  "trim_threshold")}
