@@ -101,10 +101,13 @@ def test_step_flops_counted_from_the_layers():
     assert anatomy.step_gflop(layers) == pytest.approx(2 * (3 * macs - init) / 1e9)
 
 
-def test_anatomy_quick_run_writes_results(tmp_path):
+def test_anatomy_quick_run_writes_results(tmp_path, monkeypatch):
+    """The tiny network (same layer structure: 36 matmul layers) at batch 4: the timings are not checked."""
     anatomy = load_anatomy()
+    monkeypatch.setattr(anatomy.side_by_side, "CONFIG", TINY)
     stem = str(tmp_path / "anatomy")
-    result = anatomy.main(["--quick", "--output", stem])
+    result = anatomy.main(["--quick", "--batch-size", "4", "--output", stem])
+    assert result["config"]["num_filters"] == 8 and result["config"]["batch_size"] == 4
     with open(stem + ".json") as f:
         assert json.load(f) == json.loads(json.dumps(result))
     ms = result["step_ms_median"]
