@@ -39,6 +39,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SPEECH = "/usr/share/asterisk/sounds/en_US_f_Allison"
 
 # --quick: tiny configurations of every zoo family (untrained: only cost and plumbing matter)
 TINY = {
@@ -77,12 +78,28 @@ class SessionSignature:
         self.session.close()
 
 
+def speech_mel(vocoder, length):
+    """Log-mel frames [length / hop, num_mels] of real speech: the first validation files, end to end."""
+    from tfar.data.audio import load_corpus
+
+    waves, _, _ = load_corpus(SPEECH, split="validation")
+    wave = np.concatenate(waves)
+    hop = vocoder.features["hop_length"]
+    frames = vocoder.mel_spectrogram(wave[: (length // hop) * hop + vocoder.features["frame_length"]])
+    if len(frames) < length // hop:
+        raise ValueError(f"the validation speech covers {len(frames)} frames, fewer than {length // hop}")
+    return frames[: length // hop]
+
+
 def load_model(name, quick):
     from tfar import zoo
 
     if quick:
         overrides = {k: v for k, v in TINY[name].items() if k in zoo.info(name)["config"]}
         return zoo.load(name, pretrained=False, **overrides)
+    if not zoo.info(name)["weights"]:  # speed does not depend on the weights; equality is still checked
+        print(f"{name}: the entry ships no trained weights yet; timing its untrained model", flush=True)
+        return zoo.load(name, pretrained=False)
     return zoo.load(name)
 
 
@@ -134,7 +151,11 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
             if labels is not None:
                 request["condition"] = labels
                 kwargs["condition"] = tf.constant(labels)
-            if audio:
+            if getattr(model, "features", None):  # a vocoder: the mel of real speech fixes the length
+                mel = np.repeat(speech_mel(model, length)[None], batch, axis=0)
+                request["features"] = mel
+                kwargs.update(features=tf.constant(mel), length=length)
+            elif audio:
                 request["length"] = length
                 kwargs["length"] = length
 
@@ -164,6 +185,11 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
                 "served_s_runs": times["served"], "in_process_s_runs": times["in_process"],
                 "equal_fraction": equal,
             }
+            if audio:  # samples per wall second, and audio seconds per wall second
+                rate = float(getattr(model, "sample_rate", None) or 8000)
+                for key, sec in (("served", served_s), ("in_process", in_process_s)):
+                    rows[str(batch)][f"{key}_samples_per_second"] = first["served"].size / sec
+                    rows[str(batch)][f"{key}_real_time"] = first["served"].size / rate / sec
             note = ""
             if old is not None:
                 baseline_s = statistics.median(times["baseline"])
@@ -208,6 +234,15 @@ def markdown(results):
             if baseline:
                 line += f" {row['baseline_s']:.3f} | {row['baseline_speed']:.2f}x | {row['gain']:.2f}x |"
             lines.append(line)
+    audio = [(name, row) for name, rows in results["models"].items() for row in rows.values()
+             if "served_samples_per_second" in row]
+    if audio:
+        lines += ["", "Audio entries: samples per wall second and real-time factor (audio seconds per wall second).", "",
+                  "| entry | batch | served samples/s | in-process samples/s | served x real time | "
+                  "in-process x real time |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {name} | {row['batch']} | {row['served_samples_per_second']:,.0f} | "
+                  f"{row['in_process_samples_per_second']:,.0f} | {row['served_real_time']:.2f}x | "
+                  f"{row['in_process_real_time']:.2f}x |" for name, row in audio]
     lines += ["", f"Machine: {results['cpu_count']} CPUs, load average at start {results['loadavg_start']}."]
     return "\n".join(lines) + "\n"
 
