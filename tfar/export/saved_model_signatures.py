@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfar.export import request_checks as rc
-from tfar.export.served_sampling import sample_loop
+from tfar.export.served_sampling import sample_loop, sample_loop_xla
 from tfar.export.warmup import AUDIO_WARMUP_LENGTH, WARMUP_DIR, WARMUP_FILE, warmup_inputs, write_warmup
 from tfar.models.base import AutoregressiveModel
 from tfar.zoo import is_audio
@@ -294,12 +294,19 @@ def _signature(fn, specs):
     return tf.function(call, input_signature=[specs])
 
 
-def build_signatures(model, limits):
-    """{name: concrete function} of the five pure serving signatures, every input checked against ``limits``."""
+def build_signatures(model, limits, xla_sample=False):
+    """{name: concrete function} of the five pure serving signatures, every input checked against ``limits``.
+
+    ``xla_sample`` adds ``sample_xla``: ``sample``'s inputs and checks, drawn by the XLA-compiled
+    loop of ``model.sample`` (:func:`tfar.export.served_sampling.sample_loop_xla`).
+    """
     audio = is_audio(model)
     per_position = int(np.prod(model.position_shape))
 
-    def sample(num_samples, seed, temperature, condition=None, length=None, features=None):
+    def sampler(loop):
+        return lambda *args, **kwargs: sample(*args, loop=loop, **kwargs)
+
+    def sample(num_samples, seed, temperature, condition=None, length=None, features=None, loop=sample_loop):
         num_samples = rc.checked_count(num_samples, "num_samples", "max_num_samples", limits["max_num_samples"])
         seed = rc.checked_scalar(seed, "seed")
         temperature = rc.checked_temperature(temperature)
@@ -310,8 +317,7 @@ def build_signatures(model, limits):
         if features is not None:  # a vocoder draws one sample per sample of its frames
             length = tf.shape(features)[1] * model.hop
         positions = length // per_position if audio else model.num_positions()
-        flat = sample_loop(model, num_samples, seed, temperature, model_condition(model, condition, features),
-                           positions)
+        flat = loop(model, num_samples, seed, temperature, model_condition(model, condition, features), positions)
         return {"samples": model.unflatten(flat)}
 
     sample_specs = {"num_samples": _scalar("num_samples"), "seed": _scalar("seed"),
@@ -319,8 +325,10 @@ def build_signatures(model, limits):
     if audio and feature_channels(model) is None:  # with frames, the length is frames * hop
         sample_specs["length"] = _scalar("length")
     shared = model_functions(model, limits)
-    functions = {"log_prob": shared["log_prob"], "sample": (sample, sample_specs),
+    functions = {"log_prob": shared["log_prob"], "sample": (sampler(sample_loop), sample_specs),
                  "initial_state": shared["initial_state"], "step": shared["step"]}
+    if xla_sample:
+        functions["sample_xla"] = (sampler(sample_loop_xla), sample_specs)
     concrete = {name: _signature(fn, specs).get_concrete_function() for name, (fn, specs) in functions.items()}
     for name, fn in concrete.items():
         check_pure(fn, name)
@@ -389,7 +397,7 @@ def write_metadata(directory, record):
 
 
 def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_samples=None, max_length=None,
-                max_batch_size=None, warmup=True):
+                max_batch_size=None, warmup=True, xla_sample=False):
     """Write ``model`` as a SavedModel with pure, bounded serving signatures; return ``export_dir``.
 
     Args:
@@ -402,7 +410,11 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_sa
         (default 160,000).
       max_batch_size: most examples of one ``log_prob``, ``initial_state`` or ``step``
         request (default 256).
-      warmup: write ``assets.extra/tf_serving_warmup_requests`` (one small request per signature).
+      warmup: write ``assets.extra/tf_serving_warmup_requests`` (one small request per signature but
+        ``sample_xla``, which a server without XLA would fail on at load).
+      xla_sample: add a ``sample_xla`` signature, ``sample`` drawn by ``model.sample``'s
+        XLA-compiled loop, equal to it value for value; only a TF Serving started with
+        ``--xla_cpu_compilation_enabled`` runs it (its functions carry ``_XlaMustCompile``).
 
     A request over a limit, or with a wrongly shaped, zero, negative or non-finite value,
     fails with InvalidArgument naming the input and the limit, before any work is done.
@@ -410,7 +422,7 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_sa
     model = check_model(model)
     export_dir = check_dir(export_dir, overwrite)
     limits = rc.export_limits(is_audio(model), max_num_samples, max_length, max_batch_size)
-    concrete = build_signatures(model, limits)
+    concrete = build_signatures(model, limits, xla_sample=xla_sample)
     module = tf.Module()
     # the tf.Variables under Keras's wrappers: TF Serving's session loader restores through the
     # SavedModel's saver, which only knows the variables the object graph tracks as tf.Variables
@@ -421,7 +433,8 @@ def saved_model(model, export_dir, *, overwrite=False, metadata=None, max_num_sa
         for name, fn in concrete.items()
     }
     record = model_metadata(model, metadata)
-    record.update(format="saved_model", signatures=signatures, serving_default="log_prob", limits=limits)
+    record.update(format="saved_model", signatures=signatures, serving_default="log_prob", limits=limits,
+                  xla_signatures=["sample_xla"] if xla_sample else [])
     if warmup:
         condition = _condition_or_none(model, 1, frames=1)
         example = {name: value.numpy() for name, value in
