@@ -119,7 +119,7 @@ def baseline_loop(revision):
     return module.sample_loop
 
 
-def export_with(model, directory, loop=None):
+def export_with(model, directory, loop=None, xla_sample=False):
     """``tfar.export.saved_model(model, directory)``, its ``sample`` built on ``loop`` if given."""
     import tfar
     import tfar.export.saved_model_signatures as signatures
@@ -127,12 +127,12 @@ def export_with(model, directory, loop=None):
     current = signatures.sample_loop
     signatures.sample_loop = loop or current
     try:
-        return tfar.export.saved_model(model, directory)
+        return tfar.export.saved_model(model, directory, xla_sample=xla_sample)
     finally:
         signatures.sample_loop = current
 
 
-def measure(name, batches, runs, length, quick, seed=7, baseline=None):
+def measure(name, batches, runs, length, quick, seed=7, baseline=None, xla=False):
     """{batch: row} for zoo entry ``name``: medians of served and in-process wall seconds, ratio, equality."""
     import tensorflow as tf
     from tfar.zoo import is_audio
@@ -141,7 +141,9 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
     audio = is_audio(model)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        served = SessionSignature(export_with(model, os.path.join(tmp, "1")), "sample")
+        export_dir = export_with(model, os.path.join(tmp, "1"), xla_sample=xla)
+        served = SessionSignature(export_dir, "sample")
+        served_xla = SessionSignature(export_dir, "sample_xla") if xla else None
         old = None if baseline is None else SessionSignature(export_with(model, os.path.join(tmp, "0"), baseline),
                                                                "sample")
         for batch in batches:
@@ -168,6 +170,8 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
             calls = {"served": served_call, "in_process": in_process}
             if old is not None:
                 calls["baseline"] = lambda: old(**request)
+            if served_xla is not None:
+                calls["served_xla"] = lambda: served_xla(**request)
             first = {key: fn() for key, fn in calls.items()}  # warm: not timed
             times = {key: [] for key in calls}
             for _ in range(runs):
@@ -191,6 +195,13 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
                     rows[str(batch)][f"{key}_samples_per_second"] = first["served"].size / sec
                     rows[str(batch)][f"{key}_real_time"] = first["served"].size / rate / sec
             note = ""
+            if served_xla is not None:
+                xla_s = statistics.median(times["served_xla"])
+                rows[str(batch)].update(served_xla_s=xla_s, served_xla_speed=in_process_s / xla_s,
+                                        served_xla_s_runs=times["served_xla"],
+                                        served_xla_equal_fraction=float(np.mean(first["served_xla"] ==
+                                                                                first["in_process"])))
+                note += f"  sample_xla {xla_s:8.3f} s ({in_process_s / xla_s:5.2f}x)"
             if old is not None:
                 baseline_s = statistics.median(times["baseline"])
                 rows[str(batch)].update(baseline_s=baseline_s, baseline_speed=in_process_s / baseline_s,
@@ -200,6 +211,8 @@ def measure(name, batches, runs, length, quick, seed=7, baseline=None):
             print(f"{name:26s} batch {batch:3d}: served {served_s:8.3f} s  in-process {in_process_s:8.3f} s  "
                   f"speed {in_process_s / served_s:5.2f}x  equal {equal:.4%}{note}", flush=True)
         served.close()
+        if served_xla is not None:
+            served_xla.close()
         if old is not None:
             old.close()
     return rows
@@ -234,6 +247,14 @@ def markdown(results):
             if baseline:
                 line += f" {row['baseline_s']:.3f} | {row['baseline_speed']:.2f}x | {row['gain']:.2f}x |"
             lines.append(line)
+    xla = [(name, row) for name, rows in results["models"].items() for row in rows.values() if "served_xla_s" in row]
+    if xla:
+        lines += ["", "The optional `sample_xla` signature (`tfar export --xla-sample`; model.sample's XLA loop), "
+                  "through the same session loader, timed in the same rounds:", "",
+                  "| entry | batch | sample_xla (s) | in-process (s) | speed | equal |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {name} | {row['batch']} | {row['served_xla_s']:.3f} | {row['in_process_s']:.3f} | "
+                  f"{row['served_xla_speed']:.2f}x | {row['served_xla_equal_fraction']:.2%} |" for name, row in xla]
     audio = [(name, row) for name, rows in results["models"].items() for row in rows.values()
              if "served_samples_per_second" in row]
     if audio:
@@ -256,6 +277,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="results file stem under bench/results/ (.json and .md)")
     parser.add_argument("--quick", action="store_true", help="tiny untrained models, batches 1 and 2, in seconds")
     parser.add_argument("--baseline", default=None, help="git revision whose sample loop to time side by side")
+    parser.add_argument("--xla-sample", action="store_true",
+                        help="also time the optional sample_xla signature (tfar export --xla-sample)")
     args = parser.parse_args(argv)
 
     import tfar
@@ -272,7 +295,8 @@ def main(argv=None):
     baseline = None if args.baseline is None else baseline_loop(args.baseline)
     for name in names:
         try:
-            results["models"][name] = measure(name, batches, runs, length, args.quick, baseline=baseline)
+            results["models"][name] = measure(name, batches, runs, length, args.quick, baseline=baseline,
+                                              xla=args.xla_sample)
         except Exception as error:  # e.g. an entry that cannot be exported yet (wavenet_vocoder)
             if args.models:
                 raise
