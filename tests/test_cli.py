@@ -343,12 +343,19 @@ def test_zoo_card_is_written_from_the_run_files(tmp_path):
 
 # ------------------------------------------------------------------ demo
 def test_demo_runs_end_to_end_with_a_time_cap(tmp_path, capsys):
-    """python -m tfar.demo on the embedded sample; a zero time cap stops training after one step."""
-    from tfar import demo
+    """python -m tfar.demo on the embedded sample; a zero time cap stops training after one step.
+
+    Then the zoo's panels: demo.png holds the quick model's grid, the pretrained zoo entry's
+    samples (checked against a fresh draw with the same seed) and its completions of test images.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from tfar import demo, visualize, zoo
 
     out = tmp_path / "demo"
     assert demo.main(["--out", str(out), "--source", "embedded", "--epochs", "2", "--steps-per-epoch", "3",
-                      "--max-train-seconds", "0"]) == 0
+                      "--max-train-seconds", "0", "--zoo-per-class", "1", "--completions", "2"]) == 0
     text = capsys.readouterr().out
     assert "stopped early after 1 steps" in text
     record = json.loads((out / "eval.json").read_text())
@@ -358,3 +365,29 @@ def test_demo_runs_end_to_end_with_a_time_cap(tmp_path, capsys):
     png_cells(out / "samples.png", rows=4, cols=4, height=28)
     rows = (out / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 2  # header + the one (cut short) epoch
+
+    shown = json.loads((out / "demo.json").read_text())
+    assert shown["path"] == str(out / "demo.png") and str(out / "demo.png") in text
+    card = zoo.info(demo.ZOO_ENTRY)["metrics"]["test_bits_per_dim"]
+    assert shown["zoo_bits_per_dim"] == card and shown["quick_bits_per_dim"] == record["bits_per_dim"]
+    assert f"{card:.4f} zoo {demo.ZOO_ENTRY}" in text
+    picture = np.asarray(Image.open(out / "demo.png"))
+    (qt, ql, qh, qw), (zt, zl, zh, zw), (ct, cl, ch, cw) = shown["boxes"]
+    quick_grid = np.asarray(Image.open(out / "samples.png").convert("L"))  # panel 1: the quick model's grid
+    np.testing.assert_array_equal(picture[qt:qt + qh, ql:ql + qw, 0], quick_grid)
+    model = zoo.load(demo.ZOO_ENTRY)  # panel 2: the zoo entry's samples, one per class, drawn again
+    labels = np.arange(model.num_classes, dtype=np.int32)
+    expected = visualize.image_grid(np.asarray(model.sample(len(labels), condition=labels, seed=shown["seed"])),
+                                    model.num_levels, ncols=1)
+    np.testing.assert_array_equal(picture[zt:zt + zh, zl:zl + zw, 0], expected[..., 0])
+    # panel 3: two (test image | completion) pairs, the completion keeping the top half exactly
+    assert (ch, cw) == visualize.image_grid(np.zeros([4, 28, 28, 1], np.int32), 256, ncols=2).shape[:2]
+    third, pad = picture[ct:ct + ch, cl:cl + cw, 0], 2
+    cell = 28 * visualize.auto_scale(28)
+    for row in range(2):
+        top = pad + row * (cell + pad)
+        original = third[top:top + cell, pad:pad + cell]
+        completion = third[top:top + cell, 2 * pad + cell:2 * pad + 2 * cell]
+        np.testing.assert_array_equal(original[: cell // 2], completion[: cell // 2])
+        assert not np.array_equal(original, completion)
+    assert (picture[:qt] < 128).any()  # the captions above the panels
