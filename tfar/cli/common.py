@@ -53,6 +53,13 @@ POSITIVE_FLOAT = arg_type(_number_check("a positive number", lambda v: 0 < v < m
 NON_NEGATIVE_FLOAT = arg_type(_number_check("a number >= 0", lambda v: 0 <= v < math.inf), float)
 
 
+def add_model_source_arguments(parser, weights_help, untrained_help, set_help):
+    """``--weights``, ``--untrained`` and ``--set``: which weights of a run folder or zoo entry to load."""
+    parser.add_argument("--weights", choices=("best", "last"), default="best", help=weights_help)
+    parser.add_argument("--untrained", action="store_true", help=untrained_help)
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help=set_help)
+
+
 def parse_overrides(pairs):
     """["filters=8", "image_shape=[7,7,1]"] -> {"filters": 8, "image_shape": [7, 7, 1]} (JSON values, else strings)."""
     overrides = {}

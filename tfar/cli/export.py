@@ -12,6 +12,7 @@ so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config)
 import argparse
 import os
 
+from tfar.cli import common
 from tfar.cli.common import POSITIVE_INT, parse_overrides
 
 # tfar.export.request_checks.DEFAULT_LIMITS, repeated so that `tfar --help` imports no TensorFlow
@@ -37,12 +38,10 @@ def add_export_arguments(parser):
     parser.add_argument("--out", required=True, help="output folder (the TF Serving base_path of the model)")
     parser.add_argument("--format", choices=FORMATS, default="both", help="default: %(default)s")
     parser.add_argument("--version", type=int, default=1, help="TF Serving version subfolder (default: %(default)s)")
-    parser.add_argument("--weights", choices=("best", "last"), default="best",
-                        help="which weights of a run folder (default: %(default)s)")
-    parser.add_argument("--untrained", action="store_true",
-                        help="zoo entry with freshly initialised weights (for trying the serving setup)")
-    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                        help="zoo entry config overrides (JSON values), e.g. filters=32 image_shape=[7,7,1]")
+    common.add_model_source_arguments(
+        parser, weights_help="which weights of a run folder (default: %(default)s)",
+        untrained_help="zoo entry with freshly initialised weights (for trying the serving setup)",
+        set_help="zoo entry config overrides (JSON values), e.g. filters=32 image_shape=[7,7,1]")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="write into non-empty output folders")
     limits = parser.add_argument_group(

@@ -33,12 +33,10 @@ def add_parser(commands):
                         help="output WAV (one input), or a folder (several inputs: FOLDER/<input name>.wav)")
     vocode.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     vocode.add_argument("--temperature", type=common.POSITIVE_FLOAT, default=1.0, help="default: %(default)s")
-    vocode.add_argument("--weights", choices=("best", "last"), default="best",
-                        help="run folder checkpoint (default: %(default)s)")
-    vocode.add_argument("--untrained", action="store_true",
-                        help="a zoo entry's architecture with fresh weights (for tests and timing)")
-    vocode.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                        help="with --untrained: config overrides of the zoo entry (JSON values)")
+    common.add_model_source_arguments(
+        vocode, weights_help="run folder checkpoint (default: %(default)s)",
+        untrained_help="a zoo entry's architecture with fresh weights (for tests and timing)",
+        set_help="with --untrained: config overrides of the zoo entry (JSON values)")
     vocode.set_defaults(func=run)
 
 
