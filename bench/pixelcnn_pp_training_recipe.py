@@ -140,6 +140,10 @@ def run_train(args):
 
     keras.utils.set_random_seed(args.seed)
     config = dict(TINY, **json.loads(args.config)) if args.config else dict(TINY)
+    if args.output_init_scale is not None:  # read by GatedResNet when it builds its layers
+        import tfar.layers.gated_resnet
+
+        tfar.layers.gated_resnet.OUTPUT_INIT_SCALE = args.output_init_scale
     model = make_model(config, args.weight_norm, args.lr, args.ema_momentum)
     stream = train_stream(args.batch_size, args.seed)
     val_quick, val_full = validation_set(limit=1000), validation_set()
@@ -178,6 +182,7 @@ def run_train(args):
         curve.append(point)
         print(json.dumps(point), flush=True)
     result = dict(name=args.name, config=config, weight_norm=args.weight_norm, data_dependent_init=args.ddi,
+                  output_init_scale=args.output_init_scale,
                   layers_initialised=initialised, init_seconds=round(init_seconds, 2), learning_rate=args.lr,
                   batch_size=args.batch_size, ema_momentum=args.ema_momentum, extra_ema=args.extra_ema,
                   threads=args.threads, seed=args.seed, jit_compile=args.jit, clock=args.clock,
@@ -236,6 +241,9 @@ def main(argv=None):
     train.add_argument("--ema-momentum", type=float, default=0.999)
     train.add_argument("--extra-ema", type=float, nargs="*", default=[0.995, 0.9995],
                        help="more EMA momenta to score (kept by this script)")
+    train.add_argument("--output-init-scale", type=float, default=None,
+                       help="data-dependent init: output standard deviation of each gated block's second "
+                            "convolution (tfar's default 0.1 as the paper's code; tfp's init gives 1.0)")
     train.add_argument("--out", default=None)
     speed = sub.add_parser("speed", help="training images/s of candidate configurations")
     speed.add_argument("--configs", default=None, help=f"comma-separated subset of {sorted(SPEED_CONFIGS)}")
