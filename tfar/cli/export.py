@@ -12,8 +12,7 @@ so ``DIR`` is the ``base_path`` of a TF Serving model (see export/models.config)
 import argparse
 import os
 
-from tfar.cli import common
-from tfar.cli.common import POSITIVE_INT, parse_overrides
+from tfar.cli.common import POSITIVE_INT, add_model_source_arguments, parse_overrides
 
 # tfar.export.request_checks.DEFAULT_LIMITS, repeated so that `tfar --help` imports no TensorFlow
 # (tests/test_export_serving.py checks the two agree)
@@ -38,7 +37,7 @@ def add_export_arguments(parser):
     parser.add_argument("--out", required=True, help="output folder (the TF Serving base_path of the model)")
     parser.add_argument("--format", choices=FORMATS, default="both", help="default: %(default)s")
     parser.add_argument("--version", type=int, default=1, help="TF Serving version subfolder (default: %(default)s)")
-    common.add_model_source_arguments(
+    add_model_source_arguments(
         parser, weights_help="which weights of a run folder (default: %(default)s)",
         untrained_help="zoo entry with freshly initialised weights (for trying the serving setup)",
         set_help="zoo entry config overrides (JSON values), e.g. filters=32 image_shape=[7,7,1]")
