@@ -140,10 +140,8 @@ def run_train(args):
 
     keras.utils.set_random_seed(args.seed)
     config = dict(TINY, **json.loads(args.config)) if args.config else dict(TINY)
-    if args.output_init_scale is not None:  # read by GatedResNet when it builds its layers
-        import tfar.layers.gated_resnet
-
-        tfar.layers.gated_resnet.OUTPUT_INIT_SCALE = args.output_init_scale
+    if args.output_init_scale is not None:
+        config["output_init_scale"] = args.output_init_scale
     model = make_model(config, args.weight_norm, args.lr, args.ema_momentum)
     stream = train_stream(args.batch_size, args.seed)
     val_quick, val_full = validation_set(limit=1000), validation_set()

@@ -349,6 +349,38 @@ def test_weight_norm_config_save_load_and_fit_with_ema(tmp_path):
 def test_bad_weight_norm_argument():
     with pytest.raises(ValueError, match="weight_norm"):
         PixelCNNPlusPlus((4, 4, 1), weight_norm="yes", **TINY)
+    for bad in (0.0, -1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="output_init_scale"):
+            PixelCNNPlusPlus((4, 4, 1), weight_norm=True, output_init_scale=bad, **TINY)
+        with pytest.raises(ValueError, match="output_init_scale"):
+            GatedResNet(4, weight_norm=True, output_init_scale=bad)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0])
+def test_gated_block_output_init_scale(scale):
+    """Data-dependent init gives the block's second convolution outputs of std output_init_scale."""
+    block = GatedResNet(4, weight_norm=True, output_init_scale=scale, dropout_p=0.0)
+    x = tf.constant(np.random.default_rng(3).normal(size=[8, 5, 5, 4]), tf.float32)
+    block(x)
+    for layer in (block.conv_in, block.conv_out):
+        layer.begin_data_dependent_init()
+    block(x)
+    assert not block.conv_out.data_dependent_init_pending
+    from tfar.layers.gated_resnet import concat_elu
+
+    out = block.conv_out(concat_elu(block.conv_in(concat_elu(x)))).numpy().reshape(-1, 8)
+    np.testing.assert_allclose(out.std(axis=0), scale, rtol=1e-3)
+    np.testing.assert_allclose(out.mean(axis=0), 0.0, atol=1e-4)
+    assert GatedResNet.from_config(block.get_config()).output_init_scale == scale
+
+
+def test_model_passes_output_init_scale_to_every_gated_block():
+    model = make((4, 4, 1), weight_norm=True, output_init_scale=1.0)
+    blocks = [layer for layer in model._flatten_layers() if isinstance(layer, GatedResNet)]
+    assert len(blocks) > 4 and all(b.output_init_scale == 1.0 and b.conv_out.init_scale == 1.0 for b in blocks)
+    assert PixelCNNPlusPlus.from_config(model.get_config()).output_init_scale == 1.0
+    default = make((4, 4, 1), weight_norm=True)
+    assert {b.conv_out.init_scale for b in default._flatten_layers() if isinstance(b, GatedResNet)} == {0.1}
 
 
 # ------------------------------------------------------------ cached step

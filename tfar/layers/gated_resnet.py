@@ -13,8 +13,9 @@ shift, so the block keeps the causal footprint of its input stream.
 
 With ``weight_norm=True`` both convolutions and the auxiliary projection are weight-normalised
 (:mod:`tfar.layers.weight_norm`); data-dependent initialisation then gives the second
-convolution an output standard deviation of 0.1, as the PixelCNN++ reference code does, so
-that every block starts close to the identity.
+convolution the output standard deviation ``output_init_scale``: 0.1, as the PixelCNN++
+reference code does, starts every block close to the identity; 1.0 is what
+``tfp.distributions.PixelCNN``'s initialisation gives.
 """
 
 import keras
@@ -25,9 +26,6 @@ from tfar.arg_checks import optional_positive_int, rate_in_unit_interval
 from tfar.layers.shifted_conv2d import ShiftedConv2D, check_shift_args
 from tfar.layers.weight_norm import check_weight_norm_args
 from tfar.layers.weight_norm_dense import WeightNormDense
-
-OUTPUT_INIT_SCALE = 0.1  # data-dependent init: standard deviation of the second convolution's output
-
 
 def concat_elu(x):
     """ELU of [x, -x] along channels (doubles the channel count)."""
@@ -46,15 +44,18 @@ class GatedResNet(keras.layers.Layer):
       auxiliary: whether ``call`` receives an auxiliary input ``a`` (projected by a 1x1 layer).
       num_classes: condition on one-hot labels of this many classes, or None.
       weight_norm: weight-normalise the convolutions and the auxiliary projection.
+      output_init_scale: with ``weight_norm``, the standard deviation that data-dependent
+        initialisation gives the second convolution's outputs (> 0; unused without it).
     """
 
     def __init__(self, filters, kernel_size=(2, 3), shift="down", dropout_p=0.5, auxiliary=False,
-                 num_classes=None, weight_norm=False, **kwargs):
+                 num_classes=None, weight_norm=False, output_init_scale=0.1, **kwargs):
         super().__init__(**kwargs)
         filters, kernel_size, _ = check_shift_args(filters, kernel_size, shift, 1)
         dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
         num_classes = optional_positive_int("num_classes", num_classes)
-        weight_norm, _ = check_weight_norm_args(weight_norm, 1.0)
+        weight_norm, output_init_scale = check_weight_norm_args(weight_norm, output_init_scale,
+                                                               "output_init_scale")
         self.filters = filters
         self.kernel_size = kernel_size
         self.shift = shift
@@ -62,6 +63,7 @@ class GatedResNet(keras.layers.Layer):
         self.auxiliary = bool(auxiliary)
         self.num_classes = num_classes
         self.weight_norm = weight_norm
+        self.output_init_scale = output_init_scale
         self.conv_in = ShiftedConv2D(filters, kernel_size, shift, weight_norm=weight_norm, name="conv_in")
         self.aux_proj = None
         if self.auxiliary:
@@ -69,7 +71,7 @@ class GatedResNet(keras.layers.Layer):
                              else keras.layers.Dense(filters, name="aux_proj"))
         self.seed_generator = keras.random.SeedGenerator(None, name="dropout_seed")
         self.conv_out = ShiftedConv2D(2 * filters, kernel_size, shift, weight_norm=weight_norm,
-                                      init_scale=OUTPUT_INIT_SCALE if weight_norm else 1.0, name="conv_out")
+                                      init_scale=output_init_scale if weight_norm else 1.0, name="conv_out")
         self.class_proj = (
             keras.layers.Dense(2 * filters, use_bias=False, name="class_proj") if num_classes is not None else None
         )
@@ -137,5 +139,6 @@ class GatedResNet(keras.layers.Layer):
         config.update(
             filters=self.filters, kernel_size=self.kernel_size, shift=self.shift, dropout_p=self.dropout_p,
             auxiliary=self.auxiliary, num_classes=self.num_classes, weight_norm=self.weight_norm,
+            output_init_scale=self.output_init_scale,
         )
         return config

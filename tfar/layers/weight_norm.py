@@ -24,12 +24,13 @@ from keras import ops
 EPSILON = 1e-8
 
 
-def check_weight_norm_args(weight_norm, init_scale):
-    """Validate ``weight_norm`` (a bool) and ``init_scale`` (a positive number); return both."""
+def check_weight_norm_args(weight_norm, init_scale, init_scale_name="init_scale"):
+    """Validate ``weight_norm`` (a bool) and ``init_scale`` (a positive number, named
+    ``init_scale_name`` in the error); return both."""
     if not isinstance(weight_norm, bool):
         raise ValueError(f"weight_norm must be True or False, got {weight_norm!r}")
     if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale > 0:
-        raise ValueError(f"init_scale must be a positive number, got {init_scale!r}")
+        raise ValueError(f"{init_scale_name} must be a positive number, got {init_scale!r}")
     return weight_norm, float(init_scale)
 
 

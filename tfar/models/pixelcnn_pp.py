@@ -19,8 +19,8 @@ arXiv:1606.05328, sec. 2.3). Argument names follow ``tfp.distributions.PixelCNN`
 Training recipe of the paper (sec. 3): ``weight_norm=True`` weight-normalises every
 convolution and projection (w = g v / ||v||, :mod:`tfar.layers.weight_norm`), and
 :meth:`PixelCNNPlusPlus.data_dependent_init` sets each g and bias from a first real batch so
-that every layer's outputs start with zero mean and unit variance (0.1 for the last
-convolution of a gated block). Polyak averaging of the parameters is the optimizer's
+that every layer's outputs start with zero mean and unit variance (standard deviation
+``output_init_scale`` for the last convolution of a gated block). Polyak averaging of the parameters is the optimizer's
 ``use_ema=True``.
 Generation runs a cached single-pixel ``step`` (Ramachandran et al. 2017, see
 ``PixelCNNPlusPlus.step``): per-layer caches at every resolution, each layer computed when
@@ -59,10 +59,14 @@ class PixelCNNPlusPlus(AutoregressiveModel):
       num_classes: condition on this many labels, or None.
       weight_norm: weight-normalise every convolution and projection (then call
         :meth:`data_dependent_init` on the first training batch).
+      output_init_scale: with ``weight_norm``, the output standard deviation that
+        data-dependent init gives the last convolution of every gated block (see
+        :class:`~tfar.layers.gated_resnet.GatedResNet`).
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
-                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, **kwargs):
+                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, output_init_scale=0.1,
+                 **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         self.image_shape = image_shape
@@ -71,7 +75,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.num_filters = positive_int("num_filters", num_filters)
         self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
         self.dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
-        self.weight_norm, _ = check_weight_norm_args(weight_norm, 1.0)
+        self.weight_norm, self.output_init_scale = check_weight_norm_args(weight_norm, output_init_scale,
+                                                                          "output_init_scale")
         wn = self.weight_norm
         self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix)
 
@@ -80,7 +85,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         def block(kind, name, auxiliary):
             kernel, shift = kind
             return GatedResNet(f, kernel, shift, self.dropout_p, auxiliary=auxiliary, num_classes=self.num_classes,
-                               weight_norm=wn, name=name)
+                               weight_norm=wn, output_init_scale=self.output_init_scale, name=name)
 
         self.init_u = ShiftedConv2D(f, (2, 3), "down", weight_norm=wn, name="init_u")
         self.init_ul_up = ShiftedConv2D(f, (1, 3), "down", weight_norm=wn, name="init_ul_up")
@@ -359,7 +364,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             image_shape=list(self.image_shape), num_levels=self.num_levels, num_resnet=self.num_resnet,
             num_hierarchies=self.num_hierarchies, num_filters=self.num_filters,
             num_logistic_mix=self.num_logistic_mix, dropout_p=self.dropout_p, num_classes=self.num_classes,
-            weight_norm=self.weight_norm,
+            weight_norm=self.weight_norm, output_init_scale=self.output_init_scale,
         )
         return config
 
