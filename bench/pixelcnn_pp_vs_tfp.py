@@ -6,7 +6,8 @@ and run in one process:
 
 - ``tfar``: PixelCNNPlusPlus as the zoo trained it until now (no weight normalisation);
 - ``tfar_wn``: PixelCNNPlusPlus(weight_norm=True), initialised by ``data_dependent_init`` on
-  the first training batch;
+  the first training batch (``--wn-output-init-scale``: the std that init gives each gated
+  block's last convolution; the model's default 0.1 as the paper's code, 1.0 as tfp's init);
 - ``tfp``: tfp.distributions.PixelCNN (weight norm with data-dependent init by default),
   initialised as its documentation does: its first call sees real data, the same first batch.
 
@@ -68,15 +69,17 @@ def batches(train, batch_size, seed):
 
 
 # ------------------------------------------------------------------- contenders
-def make_tfar(jit_compile, init_batch, dtype=None, weight_norm=False):
+def make_tfar(jit_compile, init_batch, dtype=None, weight_norm=False, output_init_scale=None):
     """tfar's train step and scorer; ``dtype`` is a Keras dtype policy name (None: float32).
 
-    With ``weight_norm`` the model is initialised on ``init_batch`` (data-dependent init)."""
+    With ``weight_norm`` the model is initialised on ``init_batch`` (data-dependent init);
+    ``output_init_scale`` None keeps the model's default."""
     import keras
 
     from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
 
-    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, dtype=dtype, weight_norm=weight_norm, **CONFIG)
+    extra = {} if output_init_scale is None else dict(output_init_scale=output_init_scale)
+    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, dtype=dtype, weight_norm=weight_norm, **CONFIG, **extra)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build()
     model.data_dependent_init(tf.cast(init_batch, tf.int32))
@@ -143,6 +146,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=DEFAULT_DATA)
     parser.add_argument("--xla", action="store_true", help="jit_compile the tfar train step (slower on CPU)")
     parser.add_argument("--tfp-xla", action="store_true", help="also jit_compile the tfp train step")
+    parser.add_argument("--wn-output-init-scale", type=float, default=None,
+                        help="tfar_wn: data-dependent init's std of each gated block's last convolution "
+                             "(default: the model's, 0.1; tfp's init gives 1.0)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 4 s budget, 2 s chunks, 64 test images")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "pixelcnn_pp_vs_tfp"),
                         help="path stem for the .json and .md results")
@@ -158,7 +164,8 @@ def main(argv=None):
     contenders = {}
     init_batch = next(batches(train, args.batch_size, args.seed))  # the first batch of every stream
     makers = (("tfar", lambda jit, b: make_tfar(jit, b), args.xla),
-              ("tfar_wn", lambda jit, b: make_tfar(jit, b, weight_norm=True), args.xla),
+              ("tfar_wn", lambda jit, b: make_tfar(jit, b, weight_norm=True,
+                                                   output_init_scale=args.wn_output_init_scale), args.xla),
               ("tfp", make_tfp, args.tfp_xla))
     for name, make, jit in makers:
         step, bits = make(jit, init_batch)
@@ -188,7 +195,8 @@ def main(argv=None):
     result = {
         "command": " ".join(["python", script, *(sys.argv[1:] if argv is None else argv)]),
         "config": dict(CONFIG, image_shape=list(IMAGE_SHAPE), num_levels=256, batch_size=args.batch_size,
-                       optimizer="Adam(1e-3)", dataset="Fashion-MNIST"),
+                       optimizer="Adam(1e-3)", dataset="Fashion-MNIST",
+                       tfar_wn_output_init_scale=args.wn_output_init_scale),
         "budget_seconds": args.budget, "chunk_seconds": args.chunk, "test_images": len(test),
         "quick": args.quick,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "tensorflow": tf.__version__},
@@ -221,6 +229,8 @@ def save(result, stem, markdown_lines):
 
 def write_results(result, stem):
     names = ("tfar", "tfar_wn", "tfp")
+    scale = result["config"].get("tfar_wn_output_init_scale")
+    wn_scale = "" if scale is None else f" (output init scale {scale:g})"
 
     def row(label, key, bold=False):
         cells = [f"**{result[n][key]}**" if bold else f"{result[n][key]}" for n in names]
@@ -239,7 +249,8 @@ def write_results(result, stem):
         "Every model is initialised on the same first real training batch: tfp by its first call (its",
         "data-dependent init), tfar_wn by `data_dependent_init`; plain tfar has nothing to initialise.",
         "",
-        "| | tfar PixelCNNPlusPlus | tfar, weight_norm + data-dependent init | tfp PixelCNN |",
+        "| | tfar PixelCNNPlusPlus | tfar, weight_norm + data-dependent init"
+        f"{wn_scale} | tfp PixelCNN |",
         "|---|---|---|---|",
         row("XLA train step", "xla"),
         row("first step (trace/compile), s", "compile_seconds"),

@@ -44,10 +44,18 @@ def test_short_run_reports_consistent_medians_and_ratios(tmp_path, monkeypatch):
     """A tiny network and 2 x 0.5 s chunks: every reported median and ratio follows from the chunks."""
     bench = load_bench()
     monkeypatch.setattr(bench, "CONFIG", TINY)
+    made, make_tfar = [], bench.make_tfar
+
+    def recording_make_tfar(*args, **kwargs):
+        made.append(kwargs)
+        return make_tfar(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "make_tfar", recording_make_tfar)
     stem = str(tmp_path / "result")
     budget, chunk, batch = 1.0, 0.5, 8
     result = bench.main(["--budget", str(budget), "--chunk", str(chunk), "--test-size", "16",
-                         "--batch-size", str(batch), "--output", stem])
+                         "--batch-size", str(batch), "--wn-output-init-scale", "1.0", "--output", stem])
+    assert made == [{}, dict(weight_norm=True, output_init_scale=1.0)]  # the scale reaches tfar_wn alone
     with open(stem + ".json") as f:
         saved = json.load(f)
     assert saved == json.loads(json.dumps(result))
@@ -67,6 +75,7 @@ def test_short_run_reports_consistent_medians_and_ratios(tmp_path, monkeypatch):
     with open(stem + ".md") as f:
         text = f.read()
     assert f"tfar **{saved['speed_ratio_median']}x**" in text and "bits/dim" in text
+    assert saved["config"]["tfar_wn_output_init_scale"] == 1.0 and "(output init scale 1)" in text
 
 
 def load_anatomy():
