@@ -30,6 +30,12 @@ case "$1" in
   pixelcnn_pp)
     $TFAR train pixelcnn_pp $COMMON --time-budget ${TIME_BUDGET:-2100} --out runs/zoo/pixelcnn_pp \
       --set num_filters=32 num_resnet=1 num_hierarchies=2 num_logistic_mix=5 dropout_p=0.1 ;;
+  pixelcnn_pp_wn)
+    # the same net with weight norm and data-dependent init, each gated block's last convolution
+    # initialised to unit output std as tfp's init does (bench/README.md, "Where the two still differ")
+    $TFAR train pixelcnn_pp $COMMON --time-budget ${TIME_BUDGET:-2100} --out runs/zoo/pixelcnn_pp_wn \
+      --set num_filters=32 num_resnet=1 num_hierarchies=2 num_logistic_mix=5 dropout_p=0.1 \
+            weight_norm=true output_init_scale=1.0 ;;
   pixelrnn_row_lstm)
     $TFAR train pixelrnn_row_lstm $COMMON --time-budget ${TIME_BUDGET:-1500} --out runs/zoo/pixelrnn_row_lstm \
       --set units=32 num_layers=3 output_filters=64 ;;
