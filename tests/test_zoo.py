@@ -38,6 +38,12 @@ def test_unknown_override_is_rejected():
         zoo.load("pixelcnn", pretrained=False, filterz=3)
 
 
+def test_override_may_add_a_constructor_argument_the_card_leaves_at_its_default():
+    assert "output_init_scale" not in zoo.info("pixelcnn_pp")["config"]
+    model = zoo.load("pixelcnn_pp", pretrained=False, weight_norm=True, output_init_scale=1.0)
+    assert model.weight_norm and model.output_init_scale == 1.0
+
+
 def _fake_zoo(tmp_path, monkeypatch, corrupt):
     root = tmp_path / "entries"
     entry = root / "tiny"

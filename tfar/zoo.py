@@ -8,6 +8,7 @@ when trained, the weights file.
 
 import fnmatch
 import hashlib
+import inspect
 import json
 import warnings
 from importlib import resources
@@ -76,17 +77,20 @@ def config_defaults(record):
 def load(name, pretrained=True, **config_overrides):
     """Build the model of zoo entry ``name``; with ``pretrained`` load its checked weights.
 
-    ``config_overrides`` replace constructor arguments (e.g. a smaller model to
-    fine-tune from scratch with ``pretrained=False``).
+    ``config_overrides`` replace or add constructor arguments of the entry's class (e.g. a
+    smaller model to fine-tune from scratch with ``pretrained=False``).
     """
     from tfar import models  # the registry sits above the models
 
     record = info(name)
     cls = getattr(models, record["class"])
     config = config_defaults(record)
-    unknown = set(config_overrides) - set(config)
+    arguments = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    known = set(config) | set(arguments)
+    unknown = set(config_overrides) - known
     if unknown:
-        raise ValueError(f"unknown config overrides {sorted(unknown)} for {name!r}; known: {sorted(config)}")
+        raise ValueError(f"unknown config overrides {sorted(unknown)} for {name!r}; known: {sorted(known)}")
     config.update(config_overrides)
     model = cls(**config)
     model.build()
