@@ -7,6 +7,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 
 import numpy as np
 import pytest
@@ -193,3 +194,25 @@ def test_wavenet_sampling_quick_run_reports_medians_and_fast_equal_to_naive(tmp_
             # the runs are rounded to milliseconds before they are reported
             assert len(cpu) == 3 and abs(run[method]["cpu_seconds"] - statistics.median(cpu) * scale) <= 6e-4 * scale
         assert run["naive"]["extrapolated_from_positions"] == 8 and run["length"] == 32
+
+
+def test_gated_pixelcnn_anatomy_quick_run_against_head(tmp_path):
+    """A 2-layer Gated PixelCNN at batch 4 next to the model files of git HEAD: shares add up, log_probs agree."""
+    if subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    spec = importlib.util.spec_from_file_location(
+        "gated_pixelcnn_step_anatomy", os.path.join(ROOT, "bench", "gated_pixelcnn_step_anatomy.py"))
+    anatomy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(anatomy)
+    stem = str(tmp_path / "gated")
+    result = anatomy.main(["--quick", "--against", "HEAD", "--profile", "--output", stem])
+    with open(stem + ".json") as f:
+        assert json.load(f) == json.loads(json.dumps(result))
+    assert result["config"]["num_layers"] == 2 and result["batch_size"] == 4
+    assert all(v > 0 for v in result["ms_median"].values()) and "step at HEAD" in result["ms_median"]
+    assert sum(result["step_shares"].values()) == pytest.approx(1.0, abs=0.01)
+    assert result["against"]["log_prob_max_rel_diff"] < 1e-5
+    assert set(result["ratios_median_over_rounds"]) == {"step at HEAD / step"}
+    assert result["op_types_ms_per_step"]
+    with open(stem + ".md") as f:
+        assert "share of the step" in f.read()

@@ -53,6 +53,9 @@ def horizontal_mask(kernel_size, in_channels, out_channels, mask_type="B", color
 
 def gate(x, color_channels=1):
     """tanh(filter) * sigmoid(gate) on pre-activations laid out [c0_f | c0_g | c1_f | c1_g | ...]."""
+    if color_channels == 1:  # [f | g]: no regrouping reshape (fwd+bwd 6.2 ms against 7.0 at [32, 28, 28, 64])
+        filters, gates = ops.split(x, 2, axis=-1)
+        return ops.tanh(filters) * ops.sigmoid(gates)
     shape = ops.shape(x)
     channels = x.shape[-1]
     per_group = channels // (2 * color_channels)
@@ -61,6 +64,19 @@ def gate(x, color_channels=1):
     # slices is two zero-filled scatters (fwd+bwd 4.6 ms against 40 ms for [32, 28, 28, 64] here)
     filters, gates = ops.split(grouped, 2, axis=-2)
     return ops.reshape(ops.tanh(filters) * ops.sigmoid(gates), (*shape[:-1], channels // 2))
+
+
+def shift_down(x):
+    """[B, H, W, C] moved one row down: row 0 zeros, row i the input's row i - 1.
+
+    tf.slice then pad, not ``pad(x)[:, :-1]``: the gradient of a slice is a pad, that of a
+    strided slice a StridedSliceGrad (fwd+bwd 1.0 ms against 16.4 ms for [32, 28, 28, 64]
+    on one CPU thread, 17% of the zoo Gated PixelCNN's training step).
+    """
+    height = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+    shifted = tf.pad(tf.slice(x, [0, 0, 0, 0], [-1, height - 1, -1, -1]), [[0, 0], [1, 0], [0, 0], [0, 0]])
+    shifted.set_shape(x.shape)  # a dynamic height leaves the slice's static shape unknown
+    return shifted
 
 
 def conv_as_matmul(x, kernel, bias):
@@ -201,8 +217,7 @@ class GatedBlock(keras.layers.Layer):
         if condition is not None:
             v_pre = v_pre + self.vertical_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :]
         # row i of the vertical stack feeds row i + 1 of the horizontal stack
-        v_shifted = ops.pad(v_pre, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
-        return gate(v_pre, self.color_channels), self.vertical_to_horizontal(v_shifted)
+        return gate(v_pre, self.color_channels), self.vertical_to_horizontal(shift_down(v_pre))
 
     def horizontal(self, h, link, condition=None):
         """Horizontal stack on ``h`` (columns j-k .. j of the row) plus ``link``: (h', skip).
@@ -212,9 +227,13 @@ class GatedBlock(keras.layers.Layer):
         k = self.kernel_size // 2
         kernel = self.horizontal_kernel * ops.cast(self.horizontal_mask, self.horizontal_kernel.dtype)
         h_pre = ops.conv(ops.pad(h, [[0, 0], [0, 0], [k, 0], [0, 0]]), ops.cast(kernel, h.dtype), padding="valid")
-        h_pre = h_pre + ops.cast(self.horizontal_bias, h_pre.dtype) + ops.cast(link, h_pre.dtype)
+        bias = ops.cast(self.horizontal_bias, h_pre.dtype)
         if condition is not None:
-            h_pre = h_pre + self.horizontal_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :]
+            # bias and V_h c as one [B, 2F] vector: the backward pass reduces the [B, H, W, 2F]
+            # gradient once (over H and W), not a second time over B, H and W for the bias
+            bias = self.horizontal_condition(ops.cast(condition, self.compute_dtype))[:, None, None, :] + bias
+        # a broadcast add, not tf.nn.bias_add, whose fused oneDNN gradient was wrong under mixed_bfloat16
+        h_pre = h_pre + ops.cast(bias, h_pre.dtype) + ops.cast(link, h_pre.dtype)
         y = gate(h_pre, self.color_channels)
         h_out = self.output_conv(y)
         if self.residual:
