@@ -241,7 +241,7 @@ def main(argv=None):
                        help="more EMA momenta to score (kept by this script)")
     train.add_argument("--output-init-scale", type=float, default=None,
                        help="data-dependent init: output standard deviation of each gated block's second "
-                            "convolution (tfar's default 0.1 as the paper's code; tfp's init gives 1.0)")
+                            "convolution (default: the model's, 1.0 as tfp's init gives; the paper's code uses 0.1)")
     train.add_argument("--out", default=None)
     speed = sub.add_parser("speed", help="training images/s of candidate configurations")
     speed.add_argument("--configs", default=None, help=f"comma-separated subset of {sorted(SPEED_CONFIGS)}")

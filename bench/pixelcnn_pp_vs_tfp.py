@@ -7,7 +7,7 @@ and run in one process:
 - ``tfar``: PixelCNNPlusPlus as the zoo trained it until now (no weight normalisation);
 - ``tfar_wn``: PixelCNNPlusPlus(weight_norm=True), initialised by ``data_dependent_init`` on
   the first training batch (``--wn-output-init-scale``: the std that init gives each gated
-  block's last convolution; the model's default 0.1 as the paper's code, 1.0 as tfp's init);
+  block's last convolution; the model's default 1.0 as tfp's init, 0.1 as the paper's code);
 - ``tfp``: tfp.distributions.PixelCNN (weight norm with data-dependent init by default),
   initialised as its documentation does: its first call sees real data, the same first batch.
 
@@ -148,7 +148,7 @@ def main(argv=None):
     parser.add_argument("--tfp-xla", action="store_true", help="also jit_compile the tfp train step")
     parser.add_argument("--wn-output-init-scale", type=float, default=None,
                         help="tfar_wn: data-dependent init's std of each gated block's last convolution "
-                             "(default: the model's, 0.1; tfp's init gives 1.0)")
+                             "(default: the model's, 1.0 as tfp's init; the paper's code uses 0.1)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 4 s budget, 2 s chunks, 64 test images")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "pixelcnn_pp_vs_tfp"),
                         help="path stem for the .json and .md results")

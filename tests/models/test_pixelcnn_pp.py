@@ -336,7 +336,9 @@ def test_weight_norm_config_save_load_and_fit_with_ema(tmp_path):
     x = np.random.default_rng(0).integers(0, 4, size=[16, 4, 4, 1])
     labels = np.arange(16) % 2
     model.data_dependent_init(x, condition=labels)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9))
+    # Adam's 1e-3, the recipe's rate: at 1e-2 this toy diverges from the default unit-std init
+    # (and not from output_init_scale=0.1; bench/README.md, "Initialisation")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.9))
     before = float(np.mean(model.bits_per_dim(x, labels)))
     model.fit(x, labels, batch_size=16, epochs=5, verbose=0)
     assert float(np.mean(model.bits_per_dim(x, labels))) < before
@@ -375,12 +377,12 @@ def test_gated_block_output_init_scale(scale):
 
 
 def test_model_passes_output_init_scale_to_every_gated_block():
-    model = make((4, 4, 1), weight_norm=True, output_init_scale=1.0)
+    model = make((4, 4, 1), weight_norm=True, output_init_scale=0.1)
     blocks = [layer for layer in model._flatten_layers() if isinstance(layer, GatedResNet)]
-    assert len(blocks) > 4 and all(b.output_init_scale == 1.0 and b.conv_out.init_scale == 1.0 for b in blocks)
-    assert PixelCNNPlusPlus.from_config(model.get_config()).output_init_scale == 1.0
-    default = make((4, 4, 1), weight_norm=True)
-    assert {b.conv_out.init_scale for b in default._flatten_layers() if isinstance(b, GatedResNet)} == {0.1}
+    assert len(blocks) > 4 and all(b.output_init_scale == 0.1 and b.conv_out.init_scale == 0.1 for b in blocks)
+    assert PixelCNNPlusPlus.from_config(model.get_config()).output_init_scale == 0.1
+    default = make((4, 4, 1), weight_norm=True)  # tfp's unit-std init, which learned faster (bench/README.md)
+    assert {b.conv_out.init_scale for b in default._flatten_layers() if isinstance(b, GatedResNet)} == {1.0}
 
 
 # ------------------------------------------------------------ cached step

@@ -20,7 +20,8 @@ Training recipe of the paper (sec. 3): ``weight_norm=True`` weight-normalises ev
 convolution and projection (w = g v / ||v||, :mod:`tfar.layers.weight_norm`), and
 :meth:`PixelCNNPlusPlus.data_dependent_init` sets each g and bias from a first real batch so
 that every layer's outputs start with zero mean and unit variance (standard deviation
-``output_init_scale`` for the last convolution of a gated block). Polyak averaging of the parameters is the optimizer's
+``output_init_scale`` for the last convolution of a gated block: 1.0 by default, as tfp's
+init; the paper's code uses 0.1). Polyak averaging of the parameters is the optimizer's
 ``use_ema=True``.
 Generation runs a cached single-pixel ``step`` (Ramachandran et al. 2017, see
 ``PixelCNNPlusPlus.step``): per-layer caches at every resolution, each layer computed when
@@ -65,7 +66,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
-                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, output_init_scale=0.1,
+                 num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, output_init_scale=1.0,
                  **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
