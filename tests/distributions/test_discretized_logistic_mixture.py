@@ -21,14 +21,15 @@ def np_softplus(z):
     return np.logaddexp(0.0, z)
 
 
-def tfp_log_prob(params, x, num_levels, channels, k):
+def tfp_log_prob(params, x, num_levels, channels, k, scale="exp"):
     """The likelihood ``tfp.distributions.PixelCNN`` computes (in float64) for the same parameters.
 
     tfp's network is replaced by the parameters themselves, so tfp's own channel coupling,
     quantization (``QuantizedDistribution`` of a shifted ``Logistic``, tails in the edge bins)
     and mixture produce the value: an oracle that shares no likelihood code with tfar.
-    Only the parameter layout is unpacked here: logits [K], means [C, K], log-scales [C, K]
-    (floored at -7), and coupling coefficients tanh(raw) [C(C-1)/2, K].
+    Only the parameter layout is unpacked here: logits [K], means [C, K], scales [C, K]
+    (exp of the raw log-scale floored at -7, or ``scale="softplus"``: softplus(raw) + e^-7, as
+    tfp's own network output is mapped), and coupling coefficients tanh(raw) [C(C-1)/2, K].
     """
     import tensorflow_probability as tfp
 
@@ -36,7 +37,8 @@ def tfp_log_prob(params, x, num_levels, channels, k):
     n, c = p.shape[0], channels
     logits = p[:, :k]
     means = p[:, k : k + c * k].reshape(n, c, k)
-    scales = np.exp(np.maximum(p[:, k + c * k : k + 2 * c * k].reshape(n, c, k), -7.0))
+    raw_scales = p[:, k + c * k : k + 2 * c * k].reshape(n, c, k)
+    scales = (np_softplus(raw_scales) + np.exp(-7.0)) if scale == "softplus" else np.exp(np.maximum(raw_scales, -7.0))
     coeffs = np.tanh(p[:, k + 2 * c * k :].reshape(n, -1, k))
     as_tfp = [logits[:, None, None], means.transpose(0, 2, 1)[:, None, None],  # [N, 1, 1, K(, C)]
               scales.transpose(0, 2, 1)[:, None, None]]
@@ -106,6 +108,19 @@ def test_log_prob_matches_tfp_pixel_cnn(channels, levels):
     x = pixels_with_edges(levels, channels, seed=1)
     got = head.log_prob(params, x).numpy()
     np.testing.assert_allclose(got, tfp_log_prob(params, x, levels, channels, 4), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels,levels", [(1, 256), (3, 16)])
+def test_softplus_scales_match_tfp_pixel_cnn(channels, levels):
+    """scale="softplus" maps raw outputs to scales as tfp does: softplus(raw) + e^-7."""
+    head = DiscretizedLogisticMixture(levels, channels, num_logistic_mix=4, scale="softplus")
+    params = random_params(head, [500], seed=channels + levels, log_scale_range=(-0.5, 1.0))
+    x = pixels_with_edges(levels, channels, seed=2)
+    got = head.log_prob(params, x).numpy()
+    np.testing.assert_allclose(got, tfp_log_prob(params, x, levels, channels, 4, scale="softplus"),
+                               rtol=1e-5, atol=1e-5)
+    exp_head = DiscretizedLogisticMixture(levels, channels, num_logistic_mix=4)
+    assert np.abs(exp_head.log_prob(params, x).numpy() - got).max() > 0.1  # the two maps differ
 
 
 @pytest.mark.parametrize("channels,levels", [(1, 256), (3, 256), (3, 16)])
@@ -239,7 +254,7 @@ def test_mode_picks_the_mean_of_the_strongest_component():
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_levels=100), dict(num_levels=1), dict(num_channels=2),
-                                    dict(num_logistic_mix=0)])
+                                    dict(num_logistic_mix=0), dict(scale="log")])
 def test_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         DiscretizedLogisticMixture(**kwargs)

@@ -358,6 +358,19 @@ def test_bad_weight_norm_argument():
             GatedResNet(4, weight_norm=True, output_init_scale=bad)
 
 
+def test_mixture_scale_option_reaches_the_head_and_the_config():
+    model = make((4, 4, 1), num_levels=16, mixture_scale="softplus")
+    assert model.head.scale == "softplus" and model.get_config()["mixture_scale"] == "softplus"
+    assert PixelCNNPlusPlus.from_config(model.get_config()).head.scale == "softplus"
+    assert make((4, 4, 1)).head.scale == "exp"
+    x = np.random.default_rng(4).integers(0, 16, size=[2, 4, 4, 1])
+    params = model(x)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), model.head.log_prob(params, x).numpy().sum(axis=(1, 2)),
+                               rtol=1e-5)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        PixelCNNPlusPlus((4, 4, 1), mixture_scale="log", **TINY)
+
+
 @pytest.mark.parametrize("scale", [0.1, 1.0])
 def test_gated_block_output_init_scale(scale):
     """Data-dependent init gives the block's second convolution outputs of std output_init_scale."""

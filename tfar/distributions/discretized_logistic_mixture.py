@@ -8,7 +8,9 @@ with half-width ``d = 1 / (L-1)``. One pixel with C channels has a K-component m
 where the edge bins take the whole tails: the bin at ``v = 0`` uses ``sigma((x + d - m) / s)``
 and the bin at ``v = L-1`` uses ``1 - sigma((x - d - m) / s)``. For RGB the means are
 coupled linearly inside a pixel (eq. 3): ``m_G = mu_G + a x_R``, ``m_B = mu_B + b x_R + c x_G``
-with ``a, b, c = tanh(raw)``. Log-scales are clamped at ``LOG_SCALE_MIN``; where a bin's
+with ``a, b, c = tanh(raw)``. Scales are ``s = exp(max(raw, LOG_SCALE_MIN))`` (``scale="exp"``,
+the paper's code) or ``s = softplus(raw) + exp(LOG_SCALE_MIN)`` (``scale="softplus"``, as
+``tfp.distributions.PixelCNN``); where a bin's
 mass underflows (< 1e-5) its log is replaced by ``log pdf(x) + log(2 d)`` (the density at
 the bin centre times the bin width). Channels are summed in log space per component, then
 components are combined with log-sum-exp.
@@ -32,6 +34,7 @@ from tfar.distributions.noise import gumbel_noise, logistic_noise
 tfd = tfp.distributions
 
 LOG_SCALE_MIN = -7.0
+SCALES = ("exp", "softplus")
 UNDERFLOW = 1e-5
 
 
@@ -42,6 +45,7 @@ class DiscretizedLogisticMixture:
       num_levels: values per channel, a power of two >= 2 (256 for 8-bit images).
       num_channels: 1 (grey) or 3 (RGB with linear channel coupling).
       num_logistic_mix: number of mixture components K.
+      scale: how raw outputs become logistic scales, "exp" (clamped log-scale) or "softplus".
 
     ``log_prob(params, x)`` takes params [..., P] and integer pixels x [..., C] and returns the
     per-pixel log-probability [...]. ``sample(params, seed, temperature)`` draws all C channels
@@ -49,12 +53,15 @@ class DiscretizedLogisticMixture:
     multiplies every logistic scale by T.
     """
 
-    def __init__(self, num_levels=256, num_channels=1, num_logistic_mix=10):
+    def __init__(self, num_levels=256, num_channels=1, num_logistic_mix=10, scale="exp"):
         self.num_levels = checked_int(
             "num_levels", num_levels, "a power of two >= 2", lambda v: v >= 2 and not v & (v - 1)
         )
         self.num_channels = check_color_channels(num_channels, "num_channels")
         self.num_logistic_mix = positive_int("num_logistic_mix", num_logistic_mix)
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        self.scale = scale
 
     # ----------------------------------------------------------------- layout
     @property
@@ -81,7 +88,11 @@ class DiscretizedLogisticMixture:
         def grid(t, rows):
             return tf.reshape(t, tf.concat([lead, [rows, k]], axis=0))
 
-        log_scales = tf.maximum(grid(log_scales, c), LOG_SCALE_MIN)
+        log_scales = grid(log_scales, c)
+        if self.scale == "softplus":
+            log_scales = tf.math.log(tf.nn.softplus(log_scales) + math.exp(LOG_SCALE_MIN))
+        else:
+            log_scales = tf.maximum(log_scales, LOG_SCALE_MIN)
         return logits, grid(means, c), log_scales, tf.tanh(grid(coeffs, self.num_coefficients))
 
     def _to_unit(self, values):

@@ -63,11 +63,13 @@ class PixelCNNPlusPlus(AutoregressiveModel):
       output_init_scale: with ``weight_norm``, the output standard deviation that
         data-dependent init gives the last convolution of every gated block (see
         :class:`~tfar.layers.gated_resnet.GatedResNet`).
+      mixture_scale: the head's logistic scales from its raw outputs, "exp" (of a log-scale
+        clamped at -7, the paper's code) or "softplus" (softplus + e^-7, as tfp).
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
                  num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, output_init_scale=1.0,
-                 **kwargs):
+                 mixture_scale="exp", **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         self.image_shape = image_shape
@@ -79,7 +81,8 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.weight_norm, self.output_init_scale = check_weight_norm_args(weight_norm, output_init_scale,
                                                                           "output_init_scale")
         wn = self.weight_norm
-        self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix)
+        self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix,
+                                               scale=mixture_scale)
 
         f = self.num_filters
 
@@ -366,6 +369,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             num_hierarchies=self.num_hierarchies, num_filters=self.num_filters,
             num_logistic_mix=self.num_logistic_mix, dropout_p=self.dropout_p, num_classes=self.num_classes,
             weight_norm=self.weight_norm, output_init_scale=self.output_init_scale,
+            mixture_scale=self.head.scale,
         )
         return config
 
