@@ -457,3 +457,23 @@ def test_fast_equals_naive_odd_sizes_three_levels():
     kwargs = dict(condition=np.array([1, 0]), seed=9)
     fast = model.sample(2, **kwargs).numpy()
     np.testing.assert_array_equal(fast, model.sample(2, method="naive", **kwargs).numpy())
+
+
+# ----------------------------------------------------- without the boundary channel (as tfp)
+def test_without_boundary_channel_causal_exact_and_cached():
+    """boundary_channel=False: no ones channel, and still causal, normalised, and fast == naive."""
+    model = make((4, 4, 3), num_classes=3, boundary_channel=False)
+    assert model.init_u.kernel.shape[2] == 3 and make((4, 4, 3)).init_u.kernel.shape[2] == 4
+    deps = assert_pixel_causal(model, condition=1)
+    assert np.array_equal(deps, np.tril(np.ones_like(deps), k=-1))
+    x = np.random.default_rng(5).integers(0, 256, size=[2, 4, 4, 3]).astype(np.int32)
+    condition = np.array([0, 2], np.int32)
+    errors = teacher_forced_step_error(model, x, condition)
+    assert errors.max() < 1e-4, f"pixel {errors.argmax()} differs by {errors.max()}"
+    kwargs = dict(condition=condition, seed=4)
+    np.testing.assert_array_equal(model.sample(2, **kwargs).numpy(), model.sample(2, method="naive", **kwargs).numpy())
+    small = make((2, 1, 1), num_levels=8, boundary_channel=False)
+    assert abs(total_probability(small) - 1.0) < 1e-4
+    assert PixelCNNPlusPlus.from_config(model.get_config()).boundary_channel is False
+    with pytest.raises(ValueError, match="boundary_channel"):
+        PixelCNNPlusPlus((4, 4, 1), boundary_channel="no", **TINY)

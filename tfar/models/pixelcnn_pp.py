@@ -1,6 +1,6 @@
 """PixelCNN++ (Salimans et al. 2017, "PixelCNN++", arXiv:1701.05517).
 
-    x in [-1, 1] (+ a constant ones channel marking the image inside the zero padding)
+    x in [-1, 1] (+ a constant ones channel marking the image inside the zero padding, if boundary_channel)
     u  = conv_down_2x3(down_shift(x))                                     (pixels above)
     ul = conv_down_1x3(down_shift(x)) + conv_down_right_2x1(right_shift(x))  (above and left)
     encoder: num_hierarchies x [num_resnet x (u = GatedResNet(u); ul = GatedResNet(ul, a=u)),
@@ -65,11 +65,13 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         :class:`~tfar.layers.gated_resnet.GatedResNet`).
       mixture_scale: the head's logistic scales from its raw outputs, "exp" (of a log-scale
         clamped at -7, the paper's code) or "softplus" (softplus + e^-7, as tfp).
+      boundary_channel: append a constant ones channel to the input, so the zero padding
+        around the image differs from a zero pixel (the paper's code); tfp has none.
     """
 
     def __init__(self, image_shape=(28, 28, 1), num_levels=256, num_resnet=5, num_hierarchies=3, num_filters=160,
                  num_logistic_mix=10, dropout_p=0.5, num_classes=None, weight_norm=False, output_init_scale=1.0,
-                 mixture_scale="exp", **kwargs):
+                 mixture_scale="exp", boundary_channel=True, **kwargs):
         image_shape = check_image_shape(image_shape)
         super().__init__(event_shape=image_shape, num_levels=num_levels, num_classes=num_classes, **kwargs)
         self.image_shape = image_shape
@@ -80,6 +82,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         self.dropout_p = rate_in_unit_interval("dropout_p", dropout_p)
         self.weight_norm, self.output_init_scale = check_weight_norm_args(weight_norm, output_init_scale,
                                                                           "output_init_scale")
+        if not isinstance(boundary_channel, bool):
+            raise ValueError(f"boundary_channel must be True or False, got {boundary_channel!r}")
+        self.boundary_channel = boundary_channel
         wn = self.weight_norm
         self.head = DiscretizedLogisticMixture(self.num_levels, image_shape[2], self.num_logistic_mix,
                                                scale=mixture_scale)
@@ -118,7 +123,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
     def network(self, h, condition=None, training=None):
         """[B, H, W, C] in [-1, 1] -> mixture parameters [B, H, W, P]."""
         label = None if self.num_classes is None else tf.one_hot(tf.cast(condition, tf.int32), self.num_classes)
-        x = tf.concat([h, tf.ones_like(h[..., :1])], axis=-1)
+        x = tf.concat([h, tf.ones_like(h[..., :1])], axis=-1) if self.boundary_channel else h
         # shifting the input rather than the first convolutions' outputs gives the same
         # footprint and keeps slices out of the backward pass (the input needs no gradient)
         x_down, x_right = down_shift(x), right_shift(x)
@@ -207,7 +212,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
     def initial_state(self, batch_size, condition=None):
         """Caches of the cached step, all zero (the zero padding above and left of the image).
 
-        ``x``: the last two image rows [B, 2, W + 2, C + 1] (input and its ones channel, a zero
+        ``x``: the last two image rows [B, 2, W + 2, C (+ 1)] (input and its ones channel, a zero
         column either side); ``rows``: per u-stream convolution the previous row of its input,
         and the current row of the u features the ul stream reads; ``pixels``: per ul-stream
         convolution a two-row cache [B, 2, width + 1, channels] (a zero column on the left);
@@ -234,7 +239,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
                 pixels[f"{up_ul.name}_in"] = tf.zeros([batch_size, w, f], dtype)
         state = {
             "position": tf.zeros([], tf.int32),
-            "x": tf.zeros([batch_size, 2, width + 2, channels + 1], dtype),
+            "x": tf.zeros([batch_size, 2, width + 2, channels + int(self.boundary_channel)], dtype),
             "rows": rows,
             "pixels": pixels,
         }
@@ -253,7 +258,9 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         t = tf.minimum(position, height * width - 1)
         row, col = t // width, t % width
         last = tf.maximum(position - 1, 0)  # at position 0 this writes zeros where the first pixel will go
-        value = tf.concat([self.embed_input(x_prev), tf.ones_like(x_prev[:, :1], self.compute_dtype)], axis=-1)
+        value = self.embed_input(x_prev)
+        if self.boundary_channel:
+            value = tf.concat([value, tf.ones_like(x_prev[:, :1], self.compute_dtype)], axis=-1)
         value = value * tf.cast(position > 0, value.dtype)
         image = write_at(state["x"], [last // width % 2, last % width + 1], value)
         bias = state.get("class_bias")
@@ -369,7 +376,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             num_hierarchies=self.num_hierarchies, num_filters=self.num_filters,
             num_logistic_mix=self.num_logistic_mix, dropout_p=self.dropout_p, num_classes=self.num_classes,
             weight_norm=self.weight_norm, output_init_scale=self.output_init_scale,
-            mixture_scale=self.head.scale,
+            mixture_scale=self.head.scale, boundary_channel=self.boundary_channel,
         )
         return config
 
