@@ -278,6 +278,62 @@ def test_training_chooses_on_validation_and_records_what_it_measured(tmp_path, s
     assert float(rows[1]["wall_seconds"]) >= float(rows[0]["wall_seconds"]) > 0
 
 
+class LearningRateRecorder(keras.callbacks.Callback):
+    """The optimizer step and learning rate at the start of every training batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = {}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        optimizer = self.model.optimizer
+        self.rates[int(optimizer.iterations.numpy())] = float(optimizer.learning_rate)
+
+
+def test_a_constant_rate_run_is_annealed_when_resumed_with_cosine(tmp_path, stand_in_data, capsys):
+    run, steps = tmp_path / "annealed", SIZES["train"] // 8
+    assert cli.main(train_args(run, samples=0)) == 0  # one epoch at the constant rate
+    recorder = LearningRateRecorder()
+    assert cli.main(train_args(run, "--lr-schedule", "cosine", epochs=3, samples=0),
+                    extra_callbacks=[recorder]) == 0
+    info = json.loads((run / "run.json").read_text())
+    assert info["lr_schedule"] == "cosine" and info["lr_decay_start_step"] == steps
+    total = 3 * steps
+    expected = {t: 1e-3 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * (t - steps) / (total - steps))))
+                for t in range(steps, total)}
+    assert sorted(recorder.rates) == sorted(expected)  # the resumed run starts at the steps already taken
+    for t, rate in recorder.rates.items():
+        assert rate == pytest.approx(expected[t], rel=1e-5)
+    assert recorder.rates[steps] == pytest.approx(1e-3)  # no jump where the decay begins
+
+    again = LearningRateRecorder()  # once decaying, a rerun keeps the decay's start
+    assert cli.main(train_args(run, "--lr-schedule", "cosine", epochs=4, samples=0), extra_callbacks=[again]) == 0
+    assert json.loads((run / "run.json").read_text())["lr_decay_start_step"] == steps
+    assert again.rates[total] == pytest.approx(1e-3 * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * 2 / 3))), rel=1e-5)
+
+    capsys.readouterr()
+    assert cli.main(train_args(run, epochs=5, samples=0)) == 2  # back to constant is refused, with the way out
+    err = capsys.readouterr().err
+    assert f"cosine since step {steps}" in err and "--lr-schedule cosine" in err
+
+
+def test_a_resume_whose_optimizer_state_does_not_load_is_stopped(tmp_path, stand_in_data):
+    run = tmp_path / "r"
+    assert cli.main(train_args(run, samples=0)) == 0
+    # --ema adds the averages to the optimizer's variables: Keras skips the saved state, with a warning only
+    with pytest.raises(RuntimeError, match=rf"step count at 0, but the run has taken {SIZES['train'] // 8} steps"):
+        cli.main(train_args(run, "--ema", "0.9", epochs=2, samples=0))
+
+
+def test_annealing_needs_steps_left_to_decay_over(tmp_path, stand_in_data, capsys):
+    run = tmp_path / "r"
+    assert cli.main(train_args(run, epochs=2, samples=0)) == 0
+    capsys.readouterr()
+    assert cli.main(train_args(run, "--lr-schedule", "cosine", "--steps-per-epoch", "1", epochs=3, samples=0)) == 2
+    err = capsys.readouterr().err
+    assert f"taken {2 * (SIZES['train'] // 8)} steps" in err and "= 3 leaves none" in err and "--epochs" in err
+
+
 def test_the_test_split_is_refused_for_validation(tmp_path, stand_in_data, capsys):
     assert cli.main(train_args(tmp_path / "r", "--val-split", "test")) == 2
     assert "test split" in capsys.readouterr().err and not SPLITS_READ

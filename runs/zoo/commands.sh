@@ -2,7 +2,8 @@
 # The zoo's training commands (one intra-op thread each, so two lanes run side by side on a 2-core CPU).
 # Each run stops at its --time-budget of wall time; rerun a line to resume it after an interruption
 # (BackupAndRestore state in the run folder); TIME_BUDGET=SECONDS and THREADS=N override the budget and
-# the threads of that rerun.
+# the threads of that rerun; LR_SCHEDULE=cosine anneals it (the learning rate decays from the steps
+# already taken to --epochs x --steps-per-epoch; EPOCHS=N sets --epochs, default 100).
 # Usage: runs/zoo/commands.sh NAME
 # TFAR_CODE names a checkout to import tfar from (a frozen copy, e.g. `git worktree add`), so that a
 # run keeps one version of the code while the working tree changes; default: this one.
@@ -13,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONPATH="${TFAR_CODE:-$PWD}"
 TFAR=".venv/bin/python -P -m tfar"  # -P: import tfar from PYTHONPATH, not from the current folder
-COMMON="--data fashion_mnist --source full --conditional --batch-size 32 --steps-per-epoch 200 --epochs 100
-        --val-limit 2000 --lr 1e-3 --ema 0.995 --threads ${THREADS:-1} --verbose 2"
+COMMON="--data fashion_mnist --source full --conditional --batch-size 32 --steps-per-epoch 200 --epochs ${EPOCHS:-100}
+        --val-limit 2000 --lr 1e-3 --lr-schedule ${LR_SCHEDULE:-constant} --ema 0.995 --threads ${THREADS:-1} --verbose 2"
 case "$1" in
   gated_pixelcnn)
     # filters=64 output_filters=128 (the old entry's width) took 10 s a step here: 201 steps in 35 minutes
@@ -44,14 +45,14 @@ case "$1" in
       --set units=32 num_layers=3 output_filters=64 ;;
   wavenet)
     $TFAR train wavenet --data /usr/share/asterisk/sounds/en_US_f_Allison --batch-size 8 --segment-length 4000 \
-      --steps-per-epoch 200 --epochs 100 --time-budget ${TIME_BUDGET:-1500} --lr 1e-3 --ema 0.995 --threads 1 --verbose 2 \
+      --steps-per-epoch 200 --epochs ${EPOCHS:-100} --time-budget ${TIME_BUDGET:-1500} --lr 1e-3 --lr-schedule ${LR_SCHEDULE:-constant} --ema 0.995 --threads 1 --verbose 2 \
       --sample-seconds 1 --out runs/zoo/wavenet \
       --set num_stacks=2 layers_per_stack=9 residual_channels=32 dilation_channels=32 skip_channels=64 ;;
   wavenet_vocoder)
     # the zoo wavenet's size, conditioned on 80-band log-mel frames (hop 100, n_fft 512) of the same files;
     # no per-epoch samples (they need a mel): bench/vocoder_quality.py resynthesises the validation/test files
     $TFAR train wavenet_vocoder --data /usr/share/asterisk/sounds/en_US_f_Allison --batch-size 8 --segment-length 4000 \
-      --steps-per-epoch 200 --epochs 100 --time-budget ${TIME_BUDGET:-3000} --lr 1e-3 --ema 0.995 --threads 1 --verbose 2 \
+      --steps-per-epoch 200 --epochs ${EPOCHS:-100} --time-budget ${TIME_BUDGET:-3000} --lr 1e-3 --lr-schedule ${LR_SCHEDULE:-constant} --ema 0.995 --threads 1 --verbose 2 \
       --out runs/zoo/wavenet_vocoder \
       --set num_stacks=2 layers_per_stack=9 residual_channels=32 dilation_channels=32 skip_channels=64 ;;
   *) echo "unknown entry $1" >&2; exit 2 ;;

@@ -50,8 +50,9 @@ def add_parser(commands):
     train.add_argument("--lr", type=common.POSITIVE_FLOAT, default=1e-3,
                        help="Adam learning rate (default: %(default)s)")
     train.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
-                       help="cosine: decay to 2%% of --lr over --epochs x --steps-per-epoch steps "
-                            "(default: %(default)s)")
+                       help="cosine: decay to 2%% of --lr over --epochs x --steps-per-epoch steps; resuming a "
+                            "constant-rate run with cosine anneals it: the decay starts at the steps taken and "
+                            "ends at --epochs x --steps-per-epoch (default: %(default)s)")
     train.add_argument("--ema", type=common.FRACTION, default=None, metavar="MOMENTUM",
                        help="Polyak averaging: keep an exponential moving average of the weights with this "
                             "momentum (e.g. 0.999) and validate, checkpoint and sample with it")
@@ -119,12 +120,34 @@ def _check_same_run(run_dir, info):
     return old
 
 
-def _optimizer(args, total_steps):
+def _decay_start(args, old, run_dir, total_steps):
+    """The optimizer step the cosine decay starts at (None for a constant rate), checked against the run so far.
+
+    A new run decays from step 0. A run already decaying keeps its start. A constant-rate run
+    resumed with ``--lr-schedule cosine`` starts decaying at the steps it has taken.
+    """
+    from tfar.training import read_train_stats
+
+    before = (old or {}).get("lr_schedule", "constant")
+    start = (old or {}).get("lr_decay_start_step", 0) if before == "cosine" else None
+    if args.lr_schedule == "constant":
+        if start is not None:
+            raise CommandError(f"{run_dir} decays its learning rate (cosine since step {start}); "
+                               "rerun it with --lr-schedule cosine")
+        return None
+    if start is None:  # a fresh run, or a constant-rate one to anneal from here
+        start = int((read_train_stats(run_dir) or {}).get("steps", 0)) if old else 0
+    if total_steps <= start:
+        raise CommandError(f"--lr-schedule cosine: the run has taken {start} steps, so --epochs x --steps-per-epoch "
+                           f"= {total_steps} leaves none to decay over; raise --epochs")
+    return start
+
+
+def _optimizer(args):
+    """Adam at --lr (a variable that ``CosineAnneal`` moves, so every run's optimizer state has one layout)."""
     import keras
 
     lr = args.lr
-    if args.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(args.lr, decay_steps=total_steps, alpha=0.02)
     if args.ema is None:
         return keras.optimizers.Adam(learning_rate=lr)
     return keras.optimizers.Adam(learning_rate=lr, use_ema=True, ema_momentum=args.ema)
@@ -209,12 +232,16 @@ def _run(args, strategy):
 
     # a resumed run reshuffles with a new seed instead of replaying the first epochs' order
     train, validation, steps_per_epoch = train_data.datasets(args, data, model, seed=args.seed + done)
+    total_steps = args.epochs * steps_per_epoch
+    decay_start = _decay_start(args, old, run_dir, total_steps)
     info.update(steps_per_epoch=steps_per_epoch, created=old["created"] if old else run_lib.now(),
                 updated=run_lib.now(), status="training")
+    if decay_start is not None:
+        info["lr_decay_start_step"] = decay_start
     if chief:
         run_lib.write_run_info(run_dir, info)
 
-    model.compile(optimizer=_optimizer(args, args.epochs * steps_per_epoch),
+    model.compile(optimizer=_optimizer(args),
                   jit_compile=args.jit_compile_setting)
     if not done:
         _data_dependent_init(model, train)
@@ -232,6 +259,11 @@ def _run(args, strategy):
         if args.time_budget is not None:
             budget = TimeBudget(args.time_budget)
             callbacks.insert(0, budget)
+        if decay_start is not None:
+            from tfar.training.schedules import ConstantThenCosine, CosineAnneal
+
+            callbacks.insert(0, CosineAnneal(ConstantThenCosine(
+                args.lr, decay_start=decay_start, decay_steps=total_steps - decay_start, alpha=0.02)))
         callbacks += list(getattr(args, "extra_callbacks", None) or [])
         history = model.fit(train, epochs=args.epochs, steps_per_epoch=steps_per_epoch, validation_data=validation,
                             callbacks=callbacks, verbose=args.verbose, shuffle=False)

@@ -176,6 +176,8 @@ def write_card(run_dir, name, zoo_dir="zoo", samples=True):
         "weights_sha256": _sha256(os.path.join(entry, weights)), "metrics": metrics,
         "training": {k: info.get(k) for k in ("epochs", "steps_per_epoch", "lr", "lr_schedule", "ema", "seed")},
     }
+    if info.get("lr_decay_start_step"):  # a constant-rate run annealed when it was resumed
+        record["training"]["lr_decay_start_step"] = info["lr_decay_start_step"]
     if getattr(model, "features", None):  # a vocoder: its mel front end, as config.json's "features" block
         record["features"] = dict(model.features)
         record["config"] = {k: v for k, v in record["config"].items() if k != "features"}
@@ -188,6 +190,16 @@ def write_card(run_dir, name, zoo_dir="zoo", samples=True):
     with open(os.path.join(entry, "MODEL_CARD.md"), "w") as f:
         f.write(card_text(record, info, audio))
     return record
+
+
+def _schedule_text(training):
+    """How the learning rate moved: "constant schedule", "cosine schedule", or constant, then cosine."""
+    start = training.get("lr_decay_start_step")
+    if training.get("lr_schedule") == "cosine" and start:
+        total = training["epochs"] * training["steps_per_epoch"]
+        return (f"constant for the first {start:,} steps, then a cosine decay to 2% of it planned to end at step "
+                f"{total:,}")
+    return f"{training['lr_schedule']} schedule"
 
 
 def card_text(record, info, audio):
@@ -206,7 +218,7 @@ def card_text(record, info, audio):
         if embedded:
             figure += f"\n| embedded test sample ({embedded['examples']} images) | {embedded['bits_per_dim']} {unit} |"
     settings = " ".join(f"{k}={json.dumps(v)}" for k, v in record["config"].items())
-    recipe = (f"Adam, learning rate {t['lr']} ({t['lr_schedule']} schedule), "
+    recipe = (f"Adam, learning rate {t['lr']} ({_schedule_text(t)}), "
               + (f"Polyak averaging (EMA momentum {t['ema']}) used for validation, checkpoints and the shipped "
                  "weights, " if t.get("ema") else "")
               + f"batch {m['batch_size']}, {m['epochs']} epochs of {t['steps_per_epoch']} steps"

@@ -57,12 +57,21 @@ class TrainingRecord(keras.callbacks.Callback):
         stats = read_train_stats(self.run_dir) or {}
         self._epochs = list(stats.get("epochs", []))
         self._previous_seconds = float(stats.get("wall_seconds", 0.0))
+        self._steps_before = int(stats.get("steps", 0)) if self._epochs else 0
         self._session_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
         self._test_seconds = 0.0
         self._epoch_first_step = int(self.model.optimizer.iterations.numpy())
+        if self._steps_before and self._epoch_first_step == 0:
+            # Keras skips (with a warning only) an optimizer state whose variables do not match the optimizer's
+            raise RuntimeError(
+                f"{self.run_dir}: resumed with the optimizer's step count at 0, but the run has taken "
+                f"{self._steps_before} steps: the optimizer state in backup/ did not load (a different optimizer, "
+                "or its settings changed in a way that changes its variables); Adam's moments and the averages "
+                "would start over. Resume with the run's own settings, or train into a new --out folder")
+        self._steps_before = 0  # checked once, at the first epoch of the session
 
     def on_test_begin(self, logs=None):
         self._test_start = time.perf_counter()
