@@ -19,7 +19,7 @@ import keras
 from keras import ops
 
 from tfar.arg_checks import checked_int, int_pair, positive_int
-from tfar.layers.weight_norm import WeightNorm, check_weight_norm_args
+from tfar.layers.weight_norm import WeightNorm, add_bias, check_weight_norm_args
 
 SHIFTS = ("down", "down_right")
 
@@ -93,7 +93,7 @@ class ShiftedConvBase(WeightNorm, keras.layers.Layer):
         if self.weight_norm:
             return self._finish_weight_norm(outputs, self.bias)
         if self.bias is not None:
-            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+            outputs = add_bias(outputs, self.bias)
         return outputs
 
     def get_config(self):

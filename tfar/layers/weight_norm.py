@@ -19,9 +19,21 @@ This module is not a layer: :class:`WeightNorm` is the part shared by
 :class:`tfar.layers.weight_norm_dense.WeightNormDense`.
 """
 
+import tensorflow as tf
 from keras import ops
 
 EPSILON = 1e-8
+
+
+def add_bias(outputs, bias):
+    """``outputs + bias`` on the last axis, in the outputs' dtype.
+
+    ``tf.nn.bias_add`` rather than ``+``: its gradient is one BiasAddGrad, which TF's CPU
+    graph optimiser folds into the convolution's filter gradient, where a broadcast ``+``
+    differentiates to a separate reduction over batch and pixels (about 3 % of a
+    PixelCNN++ training step on CPU before this change, bench/README.md).
+    """
+    return tf.nn.bias_add(outputs, ops.cast(bias, outputs.dtype))
 
 
 def check_weight_norm_args(weight_norm, init_scale, init_scale_name="init_scale"):
@@ -81,5 +93,5 @@ class WeightNorm:
             self._init_pending = False
             return ops.cast((t - mean) * scale if bias is not None else t * scale, outputs.dtype)
         if bias is not None:
-            outputs = outputs + ops.cast(bias, outputs.dtype)
+            outputs = add_bias(outputs, bias)
         return outputs
