@@ -30,9 +30,37 @@ from tfar.layers.shifted_conv2d import ShiftedConv2D, check_shift_args
 from tfar.layers.weight_norm import check_weight_norm_args
 from tfar.layers.weight_norm_dense import WeightNormDense
 
-def concat_elu(x):
-    """ELU of [x, -x] along channels (doubles the channel count)."""
-    return ops.elu(ops.concatenate([x, -x], axis=-1))
+@tf.autograph.experimental.do_not_convert  # AutoGraph would rewrite it and lose the custom gradient
+@tf.custom_gradient
+def concat_elu(*xs):
+    """ELU of [x, -x] along channels (doubles the channel count): [elu(x), elu(-x)].
+
+    Several tensors give the ELU of their concatenation, [elu(x_1), ..., elu(x_n), elu(-x_1),
+    ..., elu(-x_n)], without materialising [x_1, ..., x_n] first (the decoder's skip inputs).
+    The gradient is written out, dx_i = elu'(x_i) g_i - elu'(-x_i) g_(n+i) with g_j the
+    matching channel blocks of the incoming gradient and elu' read from the saved outputs
+    (``EluGrad``, the op of TF's own ELU gradient): one split and one subtraction, where TF's
+    gradient of elu(concat([x, -x])) takes a slice per block, a negation and a sum. The
+    values are the same bit for bit.
+    """
+    positive = [tf.nn.elu(x) for x in xs]
+    negative = [tf.nn.elu(-x) for x in xs]
+    outputs = positive + negative
+
+    def gradient(upstream):
+        sizes = [y.shape[-1] for y in outputs]
+        if None in sizes:  # channels unknown while tracing
+            sizes = tf.stack([tf.shape(y)[-1] for y in outputs])
+        blocks = tf.split(upstream, sizes, axis=-1, num=len(outputs))
+        grads = [tf.raw_ops.EluGrad(gradients=g, outputs=y) for g, y in zip(blocks, outputs)]
+        return [grads[i] - grads[len(xs) + i] for i in range(len(xs))]
+
+    return tf.concat(outputs, axis=-1), gradient
+
+
+def _parts(a):
+    """The auxiliary input as a list of tensors (it may come as several, concatenated along channels)."""
+    return list(a) if isinstance(a, (list, tuple)) else [a]
 
 
 @keras.saving.register_keras_serializable(package="tfar")
@@ -84,7 +112,8 @@ class GatedResNet(keras.layers.Layer):
             raise ValueError(f"{self.name}: input has {input_shape[-1]} channels, expected filters={self.filters}")
 
     def call(self, x, a=None, condition=None, training=None):
-        """``x`` [B, H, W, filters]; ``a`` [B, H, W, *] if auxiliary; ``condition`` one-hot [B, num_classes]."""
+        """``x`` [B, H, W, filters]; ``a`` [B, H, W, *] if auxiliary (or a list of such tensors, taken as
+        their concatenation along channels); ``condition`` one-hot [B, num_classes]."""
         if (a is None) == self.auxiliary:
             raise ValueError(f"{self.name}: auxiliary={self.auxiliary} but a={'None' if a is None else 'a tensor'}")
         if (condition is None) != (self.num_classes is None):
@@ -92,7 +121,7 @@ class GatedResNet(keras.layers.Layer):
                              f"{'None' if condition is None else 'given'}")
         c = self.conv_in(concat_elu(x))
         if a is not None:
-            c = c + self.aux_proj(concat_elu(a))
+            c = c + self.aux_proj(concat_elu(*_parts(a)))
         c = self.conv_out(self._dropout(concat_elu(c), training))
         if condition is not None:
             c = c + ops.cast(self.class_proj(condition), c.dtype)[:, None, None, :]
@@ -104,13 +133,14 @@ class GatedResNet(keras.layers.Layer):
 
         ``window_in(h)`` / ``window_mid(h)`` store ``h``, the current row or pixel of the input
         of ``conv_in`` / ``conv_out``, in the caller's cache and return that convolution's
-        receptive field ([B, kh, W, C] rows or a [B, kh, kw, C] window). ``class_bias`` is
-        ``class_proj`` of the one-hot label, [B, 2 filters]. No dropout (inference).
+        receptive field ([B, kh, W, C] rows or a [B, kh, kw, C] window). ``a`` is one tensor or
+        a list, as in ``call``; ``class_bias`` is ``class_proj`` of the one-hot label,
+        [B, 2 filters]. No dropout (inference).
         """
         conv = (lambda layer, h: layer.call_rows(h)) if rows else (lambda layer, h: layer.call_window(h))
         c = conv(self.conv_in, window_in(concat_elu(x)))
         if a is not None:
-            c = c + self.aux_proj(concat_elu(a))
+            c = c + self.aux_proj(concat_elu(*_parts(a)))
         c = conv(self.conv_out, window_mid(concat_elu(c)))
         if class_bias is not None:
             c = c + (class_bias[:, None, :] if rows else class_bias)

@@ -145,7 +145,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
         for i, blocks in enumerate(self.decoder):
             for block_u, block_ul in blocks:
                 u = block_u(u, a=skips_u.pop(), condition=label, training=training)
-                ul = block_ul(ul, a=tf.concat([u, skips_ul.pop()], axis=-1), condition=label, training=training)
+                ul = block_ul(ul, a=[u, skips_ul.pop()], condition=label, training=training)
             if i < self.num_hierarchies - 1:
                 up_u, up_ul = self.upsample[i]
                 u, ul = self._crop_like(up_u(u), skips_u[-1]), self._crop_like(up_ul(ul), skips_ul[-1])
@@ -354,7 +354,7 @@ class PixelCNNPlusPlus(AutoregressiveModel):
             up_ul = self.upsample[k - 1][1]
             ul = up_ul.call_pixel(pixels[f"{up_ul.name}_in"][:, c // 2], r % 2, c % 2)
         for block_u, block_ul in self.decoder[k]:
-            ul = block_pixel(block_ul, ul, tf.concat([rows[f"{block_u.name}_out"][:, c], skips.pop()], axis=-1))
+            ul = block_pixel(block_ul, ul, [rows[f"{block_u.name}_out"][:, c], skips.pop()])
         if i > 0:
             name = f"{self.upsample[k][1].name}_in"
             pixels[name] = write_at(pixels[name], [c], ul)
