@@ -17,7 +17,20 @@ forward 2 * MACs, backward twice that (gradients for weights and for inputs; non
 the input image). Work over time for the largest convolution gives the rate this CPU
 reaches on convolutions.
 
+Options:
+
+- ``--against REV``: tfar's step with the model files as of git revision REV (loaded under
+  private names, see ``REVISION_FILES``), the same weights, in the same rounds; reported as
+  the median over rounds of REV's time over the current one's, with the largest relative
+  difference of the two log_probs on the batch;
+- ``--weight-norm``: also the ``weight_norm=True`` model (tfar's recommended recipe),
+  data-dependent-initialised on the batch (and at REV with the same weights);
+- ``--profile``: the TF profiler's time per op type over a few steps of each tfar variant;
+- ``--threads N``: N intra-op (and one inter-op) threads instead of TF's default;
+- ``--tiny``: a network with 8 filters and 2 mixture components (smoke tests).
+
     python bench/pixelcnn_pp_step_anatomy.py            # ~3 minutes
+    python bench/pixelcnn_pp_step_anatomy.py --against d4756ad --weight-norm --profile
     python bench/pixelcnn_pp_step_anatomy.py --quick    # smoke run
 """
 
@@ -27,7 +40,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -36,10 +51,40 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# the files that define PixelCNN++'s training network: loaded as of --against REV under private names
+REVISION_FILES = ("tfar/layers/weight_norm.py", "tfar/layers/weight_norm_dense.py", "tfar/layers/shifted_conv2d.py",
+                  "tfar/layers/shifted_conv2d_transpose.py", "tfar/layers/gated_resnet.py",
+                  "tfar/distributions/discretized_logistic_mixture.py", "tfar/models/pixelcnn_pp.py")
+TINY = dict(num_resnet=1, num_hierarchies=2, num_filters=8, num_logistic_mix=2, dropout_p=0.3)
 
-
-sys.path.insert(0, HERE)  # the sibling script with the shared config, data and contenders
+sys.path.insert(0, HERE)  # the sibling scripts with the shared config, data and contenders, and the profiler
+import gated_pixelcnn_step_anatomy as gated_anatomy  # noqa: E402
 import pixelcnn_pp_vs_tfp as side_by_side  # noqa: E402
+
+
+def model_class_at_revision(rev):
+    """PixelCNNPlusPlus built from the ``REVISION_FILES`` of git revision ``rev`` (not registered with Keras);
+    other tfar modules are today's. A file missing at ``rev`` is skipped (nothing there imports it)."""
+    directory = tempfile.mkdtemp(prefix="pixelcnn_pp_rev_")
+    modules = {path: "rev_" + os.path.basename(path)[:-3] for path in REVISION_FILES}
+    for path, module in modules.items():
+        shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True, text=True)
+        if shown.returncode:
+            continue
+        source = shown.stdout
+        for other_path, other_module in modules.items():
+            source = source.replace(f"from {other_path[:-3].replace('/', '.')} import", f"from {other_module} import")
+        source = "\n".join(line for line in source.splitlines()  # the registry keeps the current classes
+                           if not line.startswith("@keras.saving.register_keras_serializable"))
+        with open(os.path.join(directory, module + ".py"), "w") as f:
+            f.write(source + "\n")
+    sys.path.insert(0, directory)
+    try:
+        import rev_pixelcnn_pp
+    finally:
+        sys.path.remove(directory)
+    return rev_pixelcnn_pp.PixelCNNPlusPlus
 
 
 # ------------------------------------------------------------------- the matmul work
@@ -128,6 +173,11 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--data-dir", default=side_by_side.DEFAULT_DATA)
     parser.add_argument("--quick", action="store_true", help="smoke mode: 2 rounds of 2 calls")
+    parser.add_argument("--tiny", action="store_true", help="a network of 8 filters and 2 components (smoke tests)")
+    parser.add_argument("--against", metavar="REV", help="git revision whose tfar step runs in the same rounds")
+    parser.add_argument("--weight-norm", action="store_true", help="also time the weight_norm=True model")
+    parser.add_argument("--profile", action="store_true", help="add the TF profiler's time per op type")
+    parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: TF's default)")
     parser.add_argument("--output", default=os.path.join(HERE, "results", "pixelcnn_pp_step_anatomy"),
                         help="path stem for the .json and .md results")
     args = parser.parse_args(argv)
@@ -136,18 +186,37 @@ def main(argv=None):
     if args.rounds < 1 or args.calls < 1 or args.batch_size < 1:
         parser.error("--rounds, --calls and --batch-size must be positive")
 
+    if args.threads < 0:
+        parser.error("--threads must be 0 (TF's default) or positive")
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    if args.tiny:
+        side_by_side.CONFIG = TINY
     from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
 
     tf.keras.utils.set_random_seed(0)
     train, _ = side_by_side.load_fashion_mnist(args.data_dir)
     batch = tf.constant(train[: args.batch_size])
 
-    steps = {
-        "tfp": side_by_side.make_tfp(False, batch)[0],
-        "tfar": side_by_side.make_tfar(False, batch)[0],
-        "tfar_xla": side_by_side.make_tfar(True, batch)[0],
-        "tfar_mixed_bfloat16": side_by_side.make_tfar(False, batch, dtype="mixed_bfloat16")[0],
-    }
+    tfar_models = {"tfar": side_by_side.make_tfar_model(False, batch)}
+    if args.weight_norm:
+        tfar_models["tfar_wn"] = side_by_side.make_tfar_model(False, batch, weight_norm=True)
+    against = {}
+    if args.against:
+        old_class = model_class_at_revision(args.against)
+        images = tf.cast(batch, tf.int32)
+        for name in list(tfar_models):
+            model = tfar_models[name][0]
+            twin = side_by_side.make_tfar_model(False, batch, weight_norm=model.weight_norm, model_class=old_class,
+                                                weights=model.get_weights())
+            assert [v.name for v in twin[0].weights] == [v.name for v in model.weights]
+            new_lp, old_lp = model.log_prob(images).numpy(), twin[0].log_prob(images).numpy()
+            against[name] = float(np.max(np.abs(new_lp - old_lp) / np.abs(old_lp)))
+            tfar_models[f"{name}_at_rev"] = twin
+    steps = {"tfp": side_by_side.make_tfp(False, batch)[0], **{name: m[1] for name, m in tfar_models.items()},
+             "tfar_xla": side_by_side.make_tfar(True, batch)[0],
+             "tfar_mixed_bfloat16": side_by_side.make_tfar(False, batch, dtype="mixed_bfloat16")[0]}
     model = PixelCNNPlusPlus(side_by_side.IMAGE_SHAPE, num_levels=256, **side_by_side.CONFIG)
     layers = matmul_layers(model, args.batch_size)
     timers = layer_timers(layers)
@@ -195,26 +264,49 @@ def main(argv=None):
                          "gflop": round(largest_gflop, 3), "ms": round(largest_ms, 2),
                          "gflop_per_second": round(largest_gflop / largest_ms * 1000, 1)},
         "budget_for_2x_ms": round(tfp_ms / 2, 2),
+        "threads": args.threads or "default",
         "layers": [{"kind": k[0], "input_shape": list(k[1]), "kernel": list(k[2]), "strides": k[3],
                     "count": t["count"], "ms_median": round(statistics.median(per_layer[k]), 3)}
                    for k, t in timers.items()],
     }
+    if args.against:
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", args.against], capture_output=True, text=True)
+        result["against"] = {
+            "revision": args.against, "revision_commit": commit.stdout.strip(),
+            "log_prob_max_rel_diff": against,
+            # paired by round, as the ratios against tfp: REV's time over the current one's
+            "speedup_vs_revision": {name: round(statistics.median(o / n for o, n in zip(rounds[f"{name}_at_rev"],
+                                                                                         rounds[name])), 3)
+                                    for name in against},
+        }
+    if args.profile:
+        result["op_types_ms_per_step"] = {}
+        for name in tfar_models:
+            per_type = gated_anatomy.op_type_profile(lambda step=steps[name]: float(step(batch)),
+                                                     steps=1 if args.quick else 3)
+            result["op_types_ms_per_step"][name] = {
+                "total": round(sum(per_type.values()), 1), "top": {k: round(v, 2) for k, v in list(per_type.items())[:20]}}
     write_results(result, args.output)
-    print(json.dumps({k: result[k] for k in ("step_ms_median", "speed_ratio_vs_tfp", "budget_for_2x_ms")}),
-          flush=True)
+    print(json.dumps({k: result[k] for k in ("step_ms_median", "speed_ratio_vs_tfp", "budget_for_2x_ms")
+                      + (("against",) if args.against else ())}), flush=True)
     return result
 
 
 def write_results(result, stem):
     ms, ratio = result["step_ms_median"], result["speed_ratio_vs_tfp"]
     conv = result["largest_conv"]
+    rev = result.get("against", {}).get("revision")
     rows = [
         ("tfp.distributions.PixelCNN, TF graph, float32", "tfp"),
         ("tfar PixelCNNPlusPlus, TF graph, float32 (shipped)", "tfar"),
+        (f"tfar at {rev}, same weights", "tfar_at_rev"),
+        ("tfar, `weight_norm=True`", "tfar_wn"),
+        (f"tfar, `weight_norm=True`, at {rev}, same weights", "tfar_wn_at_rev"),
         ("tfar, XLA `jit_compile=True`", "tfar_xla"),
         ("tfar, `mixed_bfloat16` policy", "tfar_mixed_bfloat16"),
         ("tfar, convolutions and dense layers alone (lower bound)", "tfar_matmul_work_only"),
     ]
+    rows = [(label, key) for label, key in rows if key in ms]
     lines = [
         "# Anatomy of a PixelCNN++ training step (tfar vs tfp)",
         "",
@@ -222,7 +314,7 @@ def write_results(result, stem):
         "",
         f"Config: {json.dumps(result['config'])}. Medians of {result['rounds']} alternating rounds of "
         f"{result['calls_per_round']} steps. Machine: {result['machine']['cpus']} CPUs, "
-        f"TensorFlow {result['machine']['tensorflow']}.",
+        f"TensorFlow {result['machine']['tensorflow']}, intra-op threads: {result['threads']}.",
         "",
         "| training step | ms/step | images/s | speed vs tfp |",
         "|---|---:|---:|---:|",
@@ -239,6 +331,20 @@ def write_results(result, stem):
         f"{conv['gflop_per_second']} GFLOP/s ({conv['gflop']} GFLOP in {conv['ms']} ms).",
         "",
     ]
+    if "against" in result:
+        against = result["against"]
+        lines += [f"Against {against['revision']} ({against['revision_commit'][:10]}), same weights, "
+                  "median over rounds of its time over today's:", ""]
+        lines += [f"- `{name}`: **{speedup}x** faster; log_prob differs by at most "
+                  f"{against['log_prob_max_rel_diff'][name]:.2e} (relative)"
+                  for name, speedup in against["speedup_vs_revision"].items()]
+        lines.append("")
+    for name, profile in result.get("op_types_ms_per_step", {}).items():
+        total = profile["total"]
+        lines += [f"TF profiler, `{name}` step, ms per step by op type (top 20 of {total} ms of ops):", "",
+                  "| op type | ms | share |", "|---|---:|---:|"]
+        lines += [f"| {k} | {v} | {100 * v / total:.1f} % |" for k, v in profile["top"].items()]
+        lines.append("")
     side_by_side.save(result, stem, lines)
 
 

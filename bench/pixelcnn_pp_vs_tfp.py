@@ -74,22 +74,33 @@ def make_tfar(jit_compile, init_batch, dtype=None, weight_norm=False, output_ini
 
     With ``weight_norm`` the model is initialised on ``init_batch`` (data-dependent init);
     ``output_init_scale`` None keeps the model's default."""
+    return make_tfar_model(jit_compile, init_batch, dtype, weight_norm, output_init_scale)[1:]
+
+
+def make_tfar_model(jit_compile, init_batch, dtype=None, weight_norm=False, output_init_scale=None,
+                    model_class=None, weights=None):
+    """(model, train step, scorer) as :func:`make_tfar`; ``model_class`` replaces PixelCNNPlusPlus (an
+    older revision's, say) and ``weights``, if given, are set instead of the data-dependent init."""
     import keras
 
     from tfar.models.pixelcnn_pp import PixelCNNPlusPlus
 
     extra = {} if output_init_scale is None else dict(output_init_scale=output_init_scale)
-    model = PixelCNNPlusPlus(IMAGE_SHAPE, num_levels=256, dtype=dtype, weight_norm=weight_norm, **CONFIG, **extra)
+    model = (model_class or PixelCNNPlusPlus)(IMAGE_SHAPE, num_levels=256, dtype=dtype, weight_norm=weight_norm,
+                                              **CONFIG, **extra)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.build()
-    model.data_dependent_init(tf.cast(init_batch, tf.int32))
+    if weights is None:
+        model.data_dependent_init(tf.cast(init_batch, tf.int32))
+    else:
+        model.set_weights(weights)
     model.optimizer.build(model.trainable_variables)
     step = tf.function(lambda x: model.train_step(tf.cast(x, tf.int32))["loss"], jit_compile=jit_compile)
 
     def bits_per_dim(x):
         return model.bits_per_dim(tf.cast(x, tf.int32)).numpy()
 
-    return step, bits_per_dim
+    return model, step, bits_per_dim
 
 
 def make_tfp(jit_compile, init_batch):

@@ -217,3 +217,33 @@ def test_gated_pixelcnn_anatomy_quick_run_against_head(tmp_path):
     assert result["op_types_ms_per_step"]
     with open(stem + ".md") as f:
         assert "share of the step" in f.read()
+
+
+def test_pixelcnn_pp_anatomy_quick_run_against_head(tmp_path):
+    """The tiny PixelCNN++ at batch 4, plain and weight-normalised, next to the model files of git HEAD:
+    the same weights give the same log_probs, and every requested figure is reported."""
+    if subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    # its own process: --threads pins TF's thread pools, which only a fresh TF runtime allows
+    stem = str(tmp_path / "anatomy")
+    script = os.path.join(ROOT, "bench", "pixelcnn_pp_step_anatomy.py")
+    run = subprocess.run([sys.executable, script, "--quick", "--tiny", "--batch-size", "4", "--against", "HEAD",
+                          "--weight-norm", "--profile", "--threads", "1", "--output", stem],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(stem + ".json") as f:
+        result = json.load(f)
+    assert result["config"]["num_filters"] == 8 and result["config"]["batch_size"] == 4 and result["threads"] == 1
+    names = {"tfar", "tfar_at_rev", "tfar_wn", "tfar_wn_at_rev"}
+    assert names <= set(result["step_ms_median"]) and all(v > 0 for v in result["step_ms_median"].values())
+    against = result["against"]
+    assert set(against["speedup_vs_revision"]) == set(against["log_prob_max_rel_diff"]) == {"tfar", "tfar_wn"}
+    assert all(diff < 1e-5 for diff in against["log_prob_max_rel_diff"].values())
+    for name, speedup in against["speedup_vs_revision"].items():
+        rounds = result["step_ms_rounds"]
+        assert speedup == pytest.approx(statistics.median(
+            o / n for o, n in zip(rounds[f"{name}_at_rev"], rounds[name])), abs=1e-3)
+    assert set(result["op_types_ms_per_step"]) == names
+    with open(stem + ".md") as f:
+        text = f.read()
+    assert "at HEAD, same weights" in text and "TF profiler" in text
