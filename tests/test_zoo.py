@@ -107,10 +107,15 @@ def _embedded_bits(model, limit=None):
 
 @pytest.mark.parametrize("name", IMAGE_ENTRIES)
 def test_shipped_image_weights_reproduce_their_card_and_beat_untrained_weights(name):
-    """The card's figure on the 500 embedded test images, recomputed from the shipped weights."""
+    """The card's figure on the 500 embedded test images, recomputed from the shipped weights.
+
+    The bound (0.005 bits/dim; the same weights reproduce it to 1e-4) is one the previous weights
+    fail: the annealed pixelcnn_pp's figure is 0.018 below its previous weights' 2.7875, the
+    annealed gated_pixelcnn's 0.026 below 2.8302.
+    """
     card = zoo.info(name)["metrics"]["embedded_test"]
     shipped = _embedded_bits(zoo.load(name))
-    assert card["examples"] == 500 and shipped == pytest.approx(card["bits_per_dim"], abs=0.02)
+    assert card["examples"] == 500 and shipped == pytest.approx(card["bits_per_dim"], abs=0.005)
     # untrained: about 8 bits/dim with a softmax head, about 5.4 with PixelCNN++'s logistic mixture
     untrained = _embedded_bits(zoo.load(name, pretrained=False), limit=100)
     assert shipped < 4.0 < untrained and untrained - shipped > 1.0, (shipped, untrained)
