@@ -28,17 +28,15 @@ EPSILON = 1e-8
 def add_bias(outputs, bias):
     """``outputs + bias`` on the last axis, in the outputs' dtype.
 
-    In float32, ``tf.nn.bias_add`` rather than ``+``: its gradient is one BiasAddGrad, which
-    TF's CPU graph optimiser folds into the convolution's filter gradient, where a broadcast
-    ``+`` differentiates to a separate reduction over batch and pixels (about 3 % of a
-    PixelCNN++ training step on CPU, bench/README.md). In 16-bit floats it stays ``+``: the CPU
-    BiasAddGrad sums in that precision (bias gradients of the transposed convolutions 0.68 off
-    in relative norm under mixed_bfloat16, against 0.006 for the reduction of ``+``).
+    A broadcast ``+``, not ``tf.nn.bias_add``. bias_add's gradient (one BiasAddGrad, which
+    TF's CPU optimiser can fold into a convolution's filter gradient) was about 3 % faster per
+    PixelCNN++ training step, but it made Grappler's remapper fail on the training graph
+    ("remapper failed: INVALID_ARGUMENT: Mutation::Apply error", next to concat_elu's custom
+    gradient), and in 16-bit floats the CPU BiasAddGrad sums in that precision (bias gradients
+    of the transposed convolutions 0.68 off in relative norm under mixed_bfloat16, against
+    0.006 for the reduction of ``+``).
     """
-    bias = ops.cast(bias, outputs.dtype)
-    if outputs.dtype in (tf.float32, tf.float64):
-        return tf.nn.bias_add(outputs, bias)
-    return outputs + bias
+    return outputs + ops.cast(bias, outputs.dtype)
 
 
 def check_weight_norm_args(weight_norm, init_scale, init_scale_name="init_scale"):
