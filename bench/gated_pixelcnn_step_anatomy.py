@@ -41,31 +41,15 @@ import tensorflow as tf  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# the files that define the model's training network, as (path, private module name at REV)
-REVISION_FILES = (("tfar/layers/masked_conv2d.py", "rev_masked_conv2d"),
-                  ("tfar/layers/gated_block.py", "rev_gated_block"),
-                  ("tfar/models/gated_pixelcnn.py", "rev_gated_pixelcnn"))
+sys.path.insert(0, HERE)  # the sibling revision_modules
+from revision_modules import import_at_revision  # noqa: E402
+# the files that define the model's training network, imported as of --against REV under private names
+REVISION_FILES = ("tfar/layers/masked_conv2d.py", "tfar/layers/gated_block.py", "tfar/models/gated_pixelcnn.py")
 
 
 def model_at_revision(rev, config):
     """A GatedPixelCNN built from the files of git revision ``rev`` (not registered with Keras)."""
-    directory = tempfile.mkdtemp(prefix="gated_pixelcnn_rev_")
-    for path, module in REVISION_FILES:
-        source = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], check=True, capture_output=True,
-                                text=True).stdout
-        for other_path, other_module in REVISION_FILES:
-            source = source.replace(f"from {other_path[:-3].replace('/', '.')} import", f"from {other_module} import")
-        # the registry keeps the current classes
-        source = "\n".join(line for line in source.splitlines()
-                           if not line.startswith("@keras.saving.register_keras_serializable"))
-        with open(os.path.join(directory, module + ".py"), "w") as f:
-            f.write(source + "\n")
-    sys.path.insert(0, directory)
-    try:
-        import rev_gated_pixelcnn
-    finally:
-        sys.path.remove(directory)
-    return rev_gated_pixelcnn.GatedPixelCNN(**config)
+    return import_at_revision(rev, REVISION_FILES, "tfar/models/gated_pixelcnn.py").GatedPixelCNN(**config)
 
 
 def train_step_fn(model, x, y):

@@ -42,7 +42,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -61,30 +60,13 @@ TINY = dict(num_resnet=1, num_hierarchies=2, num_filters=8, num_logistic_mix=2, 
 sys.path.insert(0, HERE)  # the sibling scripts with the shared config, data and contenders, and the profiler
 import gated_pixelcnn_step_anatomy as gated_anatomy  # noqa: E402
 import pixelcnn_pp_vs_tfp as side_by_side  # noqa: E402
+from revision_modules import import_at_revision  # noqa: E402
 
 
 def model_class_at_revision(rev):
     """PixelCNNPlusPlus built from the ``REVISION_FILES`` of git revision ``rev`` (not registered with Keras);
-    other tfar modules are today's. A file missing at ``rev`` is skipped (nothing there imports it)."""
-    directory = tempfile.mkdtemp(prefix="pixelcnn_pp_rev_")
-    modules = {path: "rev_" + os.path.basename(path)[:-3] for path in REVISION_FILES}
-    for path, module in modules.items():
-        shown = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:{path}"], capture_output=True, text=True)
-        if shown.returncode:
-            continue
-        source = shown.stdout
-        for other_path, other_module in modules.items():
-            source = source.replace(f"from {other_path[:-3].replace('/', '.')} import", f"from {other_module} import")
-        source = "\n".join(line for line in source.splitlines()  # the registry keeps the current classes
-                           if not line.startswith("@keras.saving.register_keras_serializable"))
-        with open(os.path.join(directory, module + ".py"), "w") as f:
-            f.write(source + "\n")
-    sys.path.insert(0, directory)
-    try:
-        import rev_pixelcnn_pp
-    finally:
-        sys.path.remove(directory)
-    return rev_pixelcnn_pp.PixelCNNPlusPlus
+    other tfar modules are today's."""
+    return import_at_revision(rev, REVISION_FILES, "tfar/models/pixelcnn_pp.py").PixelCNNPlusPlus
 
 
 # ------------------------------------------------------------------- the matmul work

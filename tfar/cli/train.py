@@ -147,10 +147,9 @@ def _optimizer(args):
     """Adam at --lr (a variable that ``CosineAnneal`` moves, so every run's optimizer state has one layout)."""
     import keras
 
-    lr = args.lr
     if args.ema is None:
-        return keras.optimizers.Adam(learning_rate=lr)
-    return keras.optimizers.Adam(learning_rate=lr, use_ema=True, ema_momentum=args.ema)
+        return keras.optimizers.Adam(learning_rate=args.lr)
+    return keras.optimizers.Adam(learning_rate=args.lr, use_ema=True, ema_momentum=args.ema)
 
 
 def _data_dependent_init(model, train):

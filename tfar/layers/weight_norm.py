@@ -19,7 +19,6 @@ This module is not a layer: :class:`WeightNorm` is the part shared by
 :class:`tfar.layers.weight_norm_dense.WeightNormDense`.
 """
 
-import tensorflow as tf
 from keras import ops
 
 EPSILON = 1e-8
